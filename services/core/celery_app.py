@@ -1,0 +1,60 @@
+"""The Celery application shared by web (publishing), workers and beat."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Celery
+
+from services.core import queues
+from services.core.config import settings
+
+
+def _make_app() -> Celery:
+    s = settings()
+    app = Celery("switchboard", broker=s.broker_url, include=["services.worker.tasks"])
+    app.conf.update(
+        task_queues=queues.all_queues,
+        task_default_queue=queues.JOBS,
+        task_default_exchange=queues.work_exchange.name,
+        task_default_routing_key=queues.JOBS,
+        task_create_missing_queues=False,
+        task_queue_max_priority=queues.MAX_PRIORITY,
+        task_default_priority=0,
+        # A 202 promises the broker has the message: wait for its confirm, and fail fast.
+        broker_transport_options={"confirm_publish": True},
+        broker_connection_timeout=2,
+        broker_connection_retry_on_startup=True,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        # At-least-once delivery: a message is acked only after its outcome is recorded, and
+        # goes back to the queue when the worker process dies.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # One message in hand per process, so the broker's priority order decides what runs next.
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "dispatch-due": {
+                "task": "switchboard.dispatch_due",
+                "schedule": timedelta(seconds=s.dispatch_interval),
+                "options": {"queue": queues.MAINTENANCE, "expires": s.dispatch_interval * 5},
+            },
+            "sweep-stale": {
+                "task": "switchboard.sweep_stale",
+                "schedule": timedelta(seconds=s.sweep_interval),
+                "options": {"queue": queues.MAINTENANCE, "expires": s.sweep_interval * 5},
+            },
+        },
+    )
+    return app
+
+
+app = _make_app()

@@ -1,0 +1,71 @@
+"""Settings from environment variables, with defaults that work on a local machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongo_url: str = field(default_factory=lambda: _str("MONGO_URL", "mongodb://127.0.0.1:27017"))
+    mongo_db: str = field(default_factory=lambda: _str("MONGO_DB", "switchboard"))
+    # How long a request waits for MongoDB before answering 503.
+    mongo_timeout_ms: int = field(default_factory=lambda: _int("MONGO_TIMEOUT_MS", 2000))
+    broker_url: str = field(
+        default_factory=lambda: _str("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    )
+    rabbitmq_management_url: str = field(
+        default_factory=lambda: _str(
+            "RABBITMQ_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672/api/"
+        )
+    )
+    max_body_bytes: int = field(default_factory=lambda: _int("MAX_BODY_BYTES", 1024 * 1024))
+    job_max_attempts: int = field(default_factory=lambda: _int("JOB_MAX_ATTEMPTS", 3))
+    retry_backoff_base: float = field(default_factory=lambda: _float("RETRY_BACKOFF_BASE", 1.0))
+    retry_backoff_max: float = field(default_factory=lambda: _float("RETRY_BACKOFF_MAX", 60.0))
+    heartbeat_interval: float = field(default_factory=lambda: _float("HEARTBEAT_INTERVAL", 2.0))
+    # A running job whose heartbeat is older than this is taken to have lost its worker.
+    stale_after: float = field(default_factory=lambda: _float("STALE_AFTER", 30.0))
+    # A pending job older than this was left behind by a publish that never completed.
+    outbox_grace: float = field(default_factory=lambda: _float("OUTBOX_GRACE", 5.0))
+    # How often beat runs the relay (pending jobs, due retries) and the stale sweep.
+    dispatch_interval: float = field(default_factory=lambda: _float("DISPATCH_INTERVAL", 1.0))
+    sweep_interval: float = field(default_factory=lambda: _float("SWEEP_INTERVAL", 10.0))
+    job_modules: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            m.strip() for m in _str("SWITCHBOARD_JOB_MODULES", "").split(",") if m.strip()
+        )
+    )
+    assignment_strategy: str = field(
+        default_factory=lambda: _str("ASSIGNMENT_STRATEGY", "longest_idle")
+    )
+    web_port: int = field(default_factory=lambda: _int("WEB_PORT", 8000))
+    web_workers: int = field(default_factory=lambda: _int("WEB_WORKERS", 2))
+    web_reload: bool = field(default_factory=lambda: _str("WEB_RELOAD", "") not in ("", "0"))
+    # Celery node name; %h is the host name, so replicas in containers differ by themselves.
+    worker_name: str = field(default_factory=lambda: _str("WORKER_NAME", "worker@%h"))
+    worker_concurrency: int = field(default_factory=lambda: _int("WORKER_CONCURRENCY", 1))
+    flower_port: int = field(default_factory=lambda: _int("FLOWER_PORT", 5555))
+    flower_basic_auth: str = field(default_factory=lambda: _str("FLOWER_BASIC_AUTH", ""))
+    data_dir: str = field(default_factory=lambda: _str("DATA_DIR", ".data"))
+    log_level: str = field(default_factory=lambda: _str("LOG_LEVEL", "INFO"))
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

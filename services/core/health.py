@@ -1,0 +1,41 @@
+"""Can this process reach MongoDB and RabbitMQ, and what does the broker hold."""
+
+from __future__ import annotations
+
+from services.core import queues
+from services.core.celery_app import app
+from services.core.db import client
+from services.core.jobs.dispatch import BROKER_ERRORS
+
+BROKER_CHECK_TIMEOUT = 2.0
+
+
+def mongo_problem() -> str | None:
+    try:
+        client().admin.command("ping")
+    except Exception as exc:  # any failure means "not healthy", reported, never raised
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def broker_problem() -> str | None:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT)
+    except BROKER_ERRORS as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def queue_depths() -> dict[str, dict[str, int]]:
+    """Messages waiting and consumers attached, per queue."""
+    depths: dict[str, dict[str, int]] = {}
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in queues.all_queues:
+            declared = queue.bind(channel).queue_declare(passive=True)
+            depths[queue.name] = {
+                "messages": declared.message_count,
+                "consumers": declared.consumer_count,
+            }
+    return depths

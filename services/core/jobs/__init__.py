@@ -1,0 +1,1 @@
+"""Typed jobs: their state machine, types, storage, dispatch and execution."""

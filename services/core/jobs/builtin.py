@@ -1,0 +1,142 @@
+"""The job types every deployment has: word_count, event, sleep and noop."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import Any
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+from services.core.jobs.context import JobContext
+from services.core.jobs.registry import job_type
+
+MAX_FETCH_BYTES = 10 * 1024 * 1024
+FETCH_TIMEOUT_SECONDS = 10.0
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# word_count -------------------------------------------------------------------------------------
+
+
+class WordCountPayload(_Strict):
+    text: str | None = None
+    url: AnyHttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> WordCountPayload:
+        if (self.text is None) == (self.url is None):
+            raise ValueError("give exactly one of 'text' or 'url'")
+        return self
+
+
+def count_words(text: str) -> dict[str, Any]:
+    counts = Counter(word.lower() for word in _WORD.findall(text))
+    return {
+        "total_words": sum(counts.values()),
+        "distinct_words": len(counts),
+        "counts": dict(counts.most_common()),
+    }
+
+
+class _TextOfHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self._skipping += tag in ("script", "style")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skipping -= tag in ("script", "style") and self._skipping > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def fetch_text(url: str) -> str:
+    """The text of a page: HTML reduced to its visible words, anything else decoded as is."""
+    request = urllib.request.Request(url, headers={"User-Agent": "switchboard-word-count"})
+    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+        body = response.read(MAX_FETCH_BYTES + 1)[:MAX_FETCH_BYTES]
+        charset = response.headers.get_content_charset() or "utf-8"
+        is_html = response.headers.get_content_type() == "text/html"
+    text = body.decode(charset, errors="replace")
+    if not is_html:
+        return text
+    parser = _TextOfHtml()
+    parser.feed(text)
+    return " ".join(parser.parts)
+
+
+@job_type("word_count", WordCountPayload)
+def word_count(payload: WordCountPayload, ctx: JobContext) -> dict[str, Any]:
+    text = payload.text if payload.text is not None else fetch_text(str(payload.url))
+    ctx.raise_if_cancelled()
+    return count_words(text)
+
+
+# event ------------------------------------------------------------------------------------------
+
+
+class EventPayload(_Strict):
+    user_id: int
+    event_type_id: int
+    event_data: JsonValue = None
+
+
+EventHandler = Callable[[EventPayload, JobContext], Any]
+_event_handlers: dict[int, EventHandler] = {}
+
+
+def event_handler(event_type_id: int) -> Callable[[EventHandler], EventHandler]:
+    """Register the handler for one event type; other types get the default handler."""
+
+    def register(handler: EventHandler) -> EventHandler:
+        _event_handlers[event_type_id] = handler
+        return handler
+
+    return register
+
+
+def record_event(event: EventPayload, ctx: JobContext) -> dict[str, Any]:
+    return {"user_id": event.user_id, "event_type_id": event.event_type_id, "handled": True}
+
+
+@job_type("event", EventPayload)
+def event(payload: EventPayload, ctx: JobContext) -> Any:
+    return _event_handlers.get(payload.event_type_id, record_event)(payload, ctx)
+
+
+# sleep and noop ---------------------------------------------------------------------------------
+
+
+class SleepPayload(_Strict):
+    seconds: float = Field(ge=0, le=3600)
+    fail_times: int = Field(default=0, ge=0)
+
+
+@job_type("sleep", SleepPayload)
+def sleep(payload: SleepPayload, ctx: JobContext) -> dict[str, Any]:
+    if ctx.attempt <= payload.fail_times:
+        raise RuntimeError(f"failing on purpose: attempt {ctx.attempt} of {payload.fail_times}")
+    ctx.sleep(payload.seconds)
+    return {"slept": payload.seconds, "attempt": ctx.attempt}
+
+
+class NoopPayload(_Strict):
+    pass
+
+
+@job_type("noop", NoopPayload)
+def noop(payload: NoopPayload, ctx: JobContext) -> None:
+    return None

@@ -1,0 +1,35 @@
+"""What a handler sees of the attempt it runs in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when its job was cancelled while running."""
+
+
+class PermanentError(Exception):
+    """Raise from a handler to fail the job at once, without further attempts."""
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    attempt: int
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+    report_progress: Callable[[float], None] = lambda _value: None
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancel_requested.is_set():
+            raise JobCancelled(self.job_id)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but wake up and stop as soon as the job is cancelled."""
+        if self.cancel_requested.wait(seconds):
+            raise JobCancelled(self.job_id)
+
+    def progress(self, value: float) -> None:
+        self.report_progress(value)

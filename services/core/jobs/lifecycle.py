@@ -1,0 +1,156 @@
+"""One attempt of a job on a worker, from claim to recorded outcome.
+
+    claim (queued → running) → heartbeat while the handler runs → one of
+      succeeded · cancelled · retrying (backoff, then the relay re-queues it) · failed (dead letter)
+
+Every write after the claim is conditional on this attempt's `run_id`, so when a dead worker's
+job has been taken over, a late outcome from the old attempt changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from enum import Enum
+from typing import TypeVar
+
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
+
+from services.core import clock, jsonfield
+from services.core.config import Settings
+from services.core.jobs import registry
+from services.core.jobs.context import JobCancelled, JobContext, PermanentError
+from services.core.jobs.states import JobStatus, backoff_delay
+from services.core.jobs.store import Doc, JobStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# How long a finished attempt keeps trying to record its outcome while MongoDB is away.
+OUTCOME_WRITE_PATIENCE = 60.0
+
+
+class Outcome(Enum):
+    SKIPPED = "skipped"  # finished, cancelled, unknown, or another worker holds it
+    SUCCEEDED = "succeeded"
+    CANCELLED = "cancelled"
+    RETRYING = "retrying"
+    FAILED = "failed"  # out of attempts: the message goes to the dead-letter queue
+    SUPERSEDED = "superseded"  # another attempt took over while this one ran
+
+
+def run(job_id: str, store: JobStore, settings: Settings, worker: str, redelivered: bool) -> Outcome:
+    run_id = uuid.uuid4().hex
+    doc = store.claim(job_id, run_id, worker, take_over=redelivered)
+    if doc is None:
+        return Outcome.SKIPPED
+    attempt = doc["attempts"]
+    job_type = registry.get(doc["type"])
+    if job_type is None:
+        return _fail(store, doc, run_id, f"unknown job type {doc['type']!r} on this worker")
+    if attempt > doc["max_attempts"]:
+        # Only a worker that died mid-run gets here: stop a job that keeps killing workers.
+        return _fail(store, doc, run_id, "worker lost during every attempt")
+
+    ctx = JobContext(job_id, attempt, report_progress=lambda p: store.set_progress(job_id, run_id, p))
+    if doc.get("cancel_requested"):
+        ctx.cancel_requested.set()
+    try:
+        payload = job_type.payload_model.model_validate(jsonfield.load(doc["payload"]))
+        with _Heartbeat(store, job_id, run_id, settings.heartbeat_interval, ctx.cancel_requested):
+            ctx.raise_if_cancelled()
+            result = job_type.handler(payload, ctx)
+            ctx.raise_if_cancelled()
+        _check_json(result)
+    except JobCancelled:
+        return _record(store.finish, job_id, run_id, JobStatus.CANCELLED, Outcome.CANCELLED)
+    except (PermanentError, ValidationError) as exc:
+        return _fail(store, doc, run_id, _describe(exc))
+    except Exception as exc:
+        if attempt >= doc["max_attempts"]:
+            return _fail(store, doc, run_id, _describe(exc))
+        delay = backoff_delay(attempt, settings.retry_backoff_base, settings.retry_backoff_max)
+        retry_at = clock.now() + timedelta(seconds=delay)
+        done = _persist(lambda: store.schedule_retry(job_id, run_id, _describe(exc), attempt, retry_at))
+        return Outcome.RETRYING if done else Outcome.SUPERSEDED
+    return _record(store.finish, job_id, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result)
+
+
+def _fail(store: JobStore, doc: Doc, run_id: str, error: str) -> Outcome:
+    return _record(
+        store.finish, doc["_id"], run_id, JobStatus.FAILED, Outcome.FAILED,
+        error=error, attempt=doc["attempts"],
+    )
+
+
+def _record(
+    finish: Callable[..., bool],
+    job_id: str,
+    run_id: str,
+    status: JobStatus,
+    outcome: Outcome,
+    **fields: object,
+) -> Outcome:
+    done = _persist(lambda: finish(job_id, run_id, status, **fields))
+    return outcome if done else Outcome.SUPERSEDED
+
+
+def _persist(write: Callable[[], T]) -> T:
+    """Retry an outcome write through a short MongoDB outage rather than lose the work done."""
+    deadline = time.monotonic() + OUTCOME_WRITE_PATIENCE
+    pause = 0.2
+    while True:
+        try:
+            return write()
+        except ConnectionFailure:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+def _check_json(result: object) -> None:
+    try:
+        jsonfield.dump(result)
+    except (TypeError, ValueError) as exc:
+        raise PermanentError(f"the handler returned something that is not JSON: {exc}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+class _Heartbeat:
+    """While the handler runs: mark the attempt alive and pass on a cancel request."""
+
+    def __init__(
+        self, store: JobStore, job_id: str, run_id: str, interval: float, cancel: threading.Event
+    ) -> None:
+        self._beat = lambda: store.heartbeat(job_id, run_id)
+        self._interval = interval
+        self._cancel = cancel
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                doc = self._beat()
+            except ConnectionFailure as exc:
+                log.warning("heartbeat skipped: %s", exc)
+                continue
+            # Lost the job to another attempt, or asked to cancel: either way, stop early.
+            if doc is None or doc.get("cancel_requested"):
+                self._cancel.set()

@@ -1,0 +1,33 @@
+"""The job state machine: statuses, the moves allowed between them, and retry backoff."""
+
+from __future__ import annotations
+
+import random
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# Statuses from which a worker may start an attempt. `retrying` is included because a retry is
+# only published once its backoff is due; the publish and the move to `queued` are not atomic.
+STARTABLE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)
+CANCELLABLE_AT_ONCE = STARTABLE
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+RETRYABLE_BY_HAND = (JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def backoff_delay(
+    attempt: int, base: float, cap: float, rand: random.Random | None = None
+) -> float:
+    """Seconds to wait before attempt `attempt + 1`: exponential, capped, with equal jitter."""
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    r = (rand or random).random()
+    return ceiling / 2 + r * ceiling / 2

@@ -1,0 +1,337 @@
+"""Every read and write of the `jobs` collection.
+
+Each state change is one conditional update that names the status it expects, so two processes
+can never both make the same move.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from services.core import clock, jsonfield
+from services.core.jobs.states import (
+    CANCELLABLE_AT_ONCE,
+    FINISHED,
+    RETRYABLE_BY_HAND,
+    STARTABLE,
+    JobStatus,
+)
+
+Doc = dict[str, Any]
+MAX_ERRORS_KEPT = 20
+_AFTER = ReturnDocument.AFTER
+
+
+def new_job(
+    type_: str,
+    payload: Any,
+    priority: int,
+    max_attempts: int,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Doc:
+    """A job document as it is first recorded: `pending`, not yet on the broker."""
+    t = clock.now()
+    doc: Doc = {
+        "_id": str(ObjectId()),
+        "type": type_,
+        "payload": jsonfield.dump(payload),
+        "priority": priority,
+        "status": JobStatus.PENDING.value,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "result": None,
+        "error": None,
+        "errors": [],
+        "progress": None,
+        "created_at": t,
+        "queued_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "updated_at": t,
+        "worker": None,
+        "cancel_requested": False,
+    }
+    if idempotency_key is not None:
+        doc["idempotency_key"] = idempotency_key
+        doc["request_hash"] = request_hash
+    return doc
+
+
+def to_api(doc: Doc) -> Doc:
+    """The job as clients see it."""
+    return {
+        "id": doc["_id"],
+        "type": doc["type"],
+        "payload": jsonfield.load(doc["payload"]),
+        "priority": doc["priority"],
+        "status": doc["status"],
+        "attempts": doc["attempts"],
+        "max_attempts": doc["max_attempts"],
+        "result": jsonfield.load(doc.get("result")),
+        "error": doc.get("error"),
+        "errors": [{**e, "at": clock.iso(e.get("at"))} for e in doc.get("errors", [])],
+        "progress": doc.get("progress"),
+        "idempotency_key": doc.get("idempotency_key"),
+        "cancel_requested": doc.get("cancel_requested", False),
+        "worker": doc.get("worker"),
+        **{
+            k: clock.iso(doc.get(k))
+            for k in ("created_at", "queued_at", "started_at", "finished_at", "updated_at")
+        },
+    }
+
+
+def _error_entry(attempt: int, error: str) -> Doc:
+    return {"attempt": attempt, "error": error, "at": clock.now()}
+
+
+def _statuses(statuses: tuple[JobStatus, ...]) -> Doc:
+    return {"$in": [s.value for s in statuses]}
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.jobs: Collection = db["jobs"]
+
+    def ensure_indexes(self) -> None:
+        self.jobs.create_index("idempotency_key", unique=True, sparse=True)
+        self.jobs.create_index([("status", ASCENDING), ("_id", DESCENDING)])
+        self.jobs.create_index([("type", ASCENDING), ("_id", DESCENDING)])
+        self.jobs.create_index([("status", ASCENDING), ("retry_at", ASCENDING)])
+        self.jobs.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
+        self.jobs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Doc | None:
+        return self.jobs.find_one({"_id": job_id})
+
+    def get_by_idempotency_key(self, key: str) -> Doc | None:
+        return self.jobs.find_one({"idempotency_key": key})
+
+    def list(
+        self, status: str | None, type_: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Doc], str | None]:
+        """Newest first; `cursor` is the last id of the previous page."""
+        query: Doc = {}
+        if status:
+            query["status"] = status
+        if type_:
+            query["type"] = type_
+        if cursor:
+            query["_id"] = {"$lt": cursor}
+        docs = list(self.jobs.find(query).sort("_id", DESCENDING).limit(limit + 1))
+        more = len(docs) > limit
+        docs = docs[:limit]
+        return docs, (docs[-1]["_id"] if more else None)
+
+    def counts(self) -> list[Doc]:
+        """How many jobs there are of each (status, type)."""
+        pipeline = [{"$group": {"_id": {"status": "$status", "type": "$type"}, "n": {"$sum": 1}}}]
+        return [
+            {"status": row["_id"]["status"], "type": row["_id"]["type"], "count": row["n"]}
+            for row in self.jobs.aggregate(pipeline)
+        ]
+
+    def due_for_dispatch(self, outbox_grace: float, limit: int = 500) -> list[Doc]:
+        """Pending jobs whose publish never completed, and retries whose backoff is over."""
+        t = clock.now()
+        left_pending = {
+            "status": JobStatus.PENDING.value,
+            "updated_at": {"$lt": t - timedelta(seconds=outbox_grace)},
+        }
+        retry_due = {"status": JobStatus.RETRYING.value, "retry_at": {"$lte": t}}
+        fields = {"priority": 1, "status": 1}
+        pending = list(self.jobs.find(left_pending, fields).limit(limit))
+        return pending + list(self.jobs.find(retry_due, fields).limit(limit))
+
+    def stale_running(self, stale_after: float, limit: int = 500) -> list[Doc]:
+        cutoff = clock.now() - timedelta(seconds=stale_after)
+        query = {"status": JobStatus.RUNNING.value, "heartbeat_at": {"$lt": cutoff}}
+        return list(self.jobs.find(query, {"run_id": 1, "attempts": 1}).limit(limit))
+
+    # -- writes from the web replicas -------------------------------------------------------------
+
+    def insert(self, doc: Doc) -> None:
+        self.jobs.insert_one(doc)
+
+    def insert_many(self, docs: list[Doc]) -> None:
+        self.jobs.insert_many(docs, ordered=True)
+
+    def discard_unpublished(self, job_ids: list[str]) -> None:
+        """Forget jobs whose publish failed while the client is told 503."""
+        self.jobs.delete_many({"_id": {"$in": job_ids}, "status": JobStatus.PENDING.value})
+
+    def mark_queued(self, job_id: str, was: str) -> Doc | None:
+        t = clock.now()
+        return self.jobs.find_one_and_update(
+            {"_id": job_id, "status": was},
+            {"$set": {"status": JobStatus.QUEUED.value, "queued_at": t, "updated_at": t}},
+            return_document=_AFTER,
+        )
+
+    def mark_many_queued(self, job_ids: list[str]) -> datetime:
+        t = clock.now()
+        self.jobs.update_many(
+            {"_id": {"$in": job_ids}, "status": JobStatus.PENDING.value},
+            {"$set": {"status": JobStatus.QUEUED.value, "queued_at": t, "updated_at": t}},
+        )
+        return t
+
+    def cancel(self, job_id: str) -> Doc | None:
+        """Cancel a job that has not started; ask a running one to stop. None if finished."""
+        t = clock.now()
+        cancelled = self.jobs.find_one_and_update(
+            {"_id": job_id, "status": _statuses(CANCELLABLE_AT_ONCE)},
+            {
+                "$set": {
+                    "status": JobStatus.CANCELLED.value,
+                    "cancel_requested": True,
+                    "finished_at": t,
+                    "updated_at": t,
+                }
+            },
+            return_document=_AFTER,
+        )
+        if cancelled is not None:
+            return cancelled
+        return self.jobs.find_one_and_update(
+            {"_id": job_id, "status": JobStatus.RUNNING.value},
+            {"$set": {"cancel_requested": True, "updated_at": t}},
+            return_document=_AFTER,
+        )
+
+    def reopen(self, job_id: str) -> Doc | None:
+        """A failed or cancelled job goes back to `pending` with a fresh set of attempts."""
+        t = clock.now()
+        return self.jobs.find_one_and_update(
+            {"_id": job_id, "status": _statuses(RETRYABLE_BY_HAND)},
+            {
+                "$set": {
+                    "status": JobStatus.PENDING.value,
+                    "attempts": 0,
+                    "cancel_requested": False,
+                    "error": None,
+                    "result": None,
+                    "finished_at": None,
+                    "updated_at": t,
+                }
+            },
+            return_document=_AFTER,
+        )
+
+    # -- writes from the workers ------------------------------------------------------------------
+
+    def claim(self, job_id: str, run_id: str, worker: str, take_over: bool) -> Doc | None:
+        """Start an attempt. `take_over` also claims a job whose previous worker died mid-run."""
+        t = clock.now()
+        update = {
+            "$set": {
+                "status": JobStatus.RUNNING.value,
+                "run_id": run_id,
+                "worker": worker,
+                "started_at": t,
+                "heartbeat_at": t,
+                "updated_at": t,
+            },
+            "$inc": {"attempts": 1},
+        }
+        doc = self.jobs.find_one_and_update(
+            {"_id": job_id, "status": _statuses(STARTABLE), "cancel_requested": False},
+            update,
+            return_document=_AFTER,
+        )
+        if doc is None and take_over:
+            doc = self.jobs.find_one_and_update(
+                {"_id": job_id, "status": JobStatus.RUNNING.value}, update, return_document=_AFTER
+            )
+        return doc
+
+    def heartbeat(self, job_id: str, run_id: str) -> Doc | None:
+        """Mark the run alive; None when this run no longer owns the job."""
+        t = clock.now()
+        return self.jobs.find_one_and_update(
+            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
+            {"$set": {"heartbeat_at": t}},
+            projection={"cancel_requested": 1},
+        )
+
+    def set_progress(self, job_id: str, run_id: str, progress: float) -> None:
+        self.jobs.update_one(
+            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
+            {"$set": {"progress": progress, "updated_at": clock.now()}},
+        )
+
+    def finish(
+        self,
+        job_id: str,
+        run_id: str,
+        status: JobStatus,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        attempt: int = 0,
+    ) -> bool:
+        """Record the outcome of the run `run_id`; False when another run owns the job now."""
+        assert status in FINISHED
+        t = clock.now()
+        update: Doc = {
+            "$set": {
+                "status": status.value,
+                "result": None if result is None else jsonfield.dump(result),
+                "error": error,
+                "finished_at": t,
+                "updated_at": t,
+            }
+        }
+        if error is not None:
+            update["$push"] = {
+                "errors": {"$each": [_error_entry(attempt, error)], "$slice": -MAX_ERRORS_KEPT}
+            }
+        outcome = self.jobs.update_one(
+            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value}, update
+        )
+        return outcome.modified_count == 1
+
+    def schedule_retry(
+        self, job_id: str, run_id: str, error: str, attempt: int, retry_at: datetime
+    ) -> bool:
+        t = clock.now()
+        outcome = self.jobs.update_one(
+            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
+            {
+                "$set": {
+                    "status": JobStatus.RETRYING.value,
+                    "error": error,
+                    "retry_at": retry_at,
+                    "updated_at": t,
+                },
+                "$push": {
+                    "errors": {"$each": [_error_entry(attempt, error)], "$slice": -MAX_ERRORS_KEPT}
+                },
+            },
+        )
+        return outcome.modified_count == 1
+
+
+_indexed_in_pid = 0
+
+
+def default_store() -> JobStore:
+    """The store on the configured database, its indexes made once per process."""
+    global _indexed_in_pid
+    from services.core.db import database
+
+    store = JobStore(database())
+    if _indexed_in_pid != os.getpid():
+        store.ensure_indexes()
+        _indexed_in_pid = os.getpid()
+    return store

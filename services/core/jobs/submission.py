@@ -1,0 +1,111 @@
+"""Turning a client's request into recorded, published jobs."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pymongo.errors import DuplicateKeyError
+
+from services.core import jsonfield
+from services.core.jobs import registry
+from services.core.jobs.dispatch import dispatch_new
+from services.core.jobs.store import Doc, JobStore, new_job
+
+DEFAULT_PRIORITY = 5
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, description="a registered job type")
+    payload: JsonValue = Field(default_factory=dict, description="input for the job type")
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=9, description="9 runs first")
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+
+
+class InvalidJob(Exception):
+    """A request that cannot become a job; `field` says where."""
+
+    def __init__(self, field: str, message: str, **extra: Any) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message, self.extra = field, message, extra
+
+
+class IdempotencyConflict(Exception):
+    """An Idempotency-Key reused for a different request."""
+
+
+def parse(raw: Any, prefix: str = "") -> JobRequest:
+    """Validate the request and its payload against the job type's model."""
+    try:
+        job = JobRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise _invalid(exc, prefix) from exc
+    job_type = registry.get(job.type)
+    if job_type is None:
+        known = registry.names()
+        raise InvalidJob(
+            f"{prefix}type", f"unknown job type {job.type!r}; known: {', '.join(known)}", known=known
+        )
+    try:
+        job_type.payload_model.model_validate(job.payload)
+    except ValidationError as exc:
+        raise _invalid(exc, f"{prefix}payload.") from exc
+    return job
+
+
+def _invalid(exc: ValidationError, prefix: str) -> InvalidJob:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return InvalidJob((prefix + where).rstrip(".") or "body", first["msg"])
+
+
+def _fingerprint(job: JobRequest) -> str:
+    return hashlib.sha256(jsonfield.dump(job.model_dump()).encode()).hexdigest()
+
+
+def _record(job: JobRequest, default_attempts: int, idempotency_key: str | None = None) -> Doc:
+    return new_job(
+        job.type,
+        job.payload,
+        job.priority,
+        job.max_attempts or default_attempts,
+        idempotency_key=idempotency_key,
+        request_hash=_fingerprint(job) if idempotency_key else None,
+    )
+
+
+def _publish(store: JobStore, docs: list[Doc]) -> list[Doc]:
+    queued_at = dispatch_new(store, docs)
+    for doc in docs:
+        doc.update(status="queued", queued_at=queued_at, updated_at=queued_at)
+    return docs
+
+
+def submit(
+    store: JobStore, job: JobRequest, default_attempts: int, idempotency_key: str | None = None
+) -> tuple[Doc, bool]:
+    """Record and publish one job; with a known key, the job made the first time instead."""
+    doc = _record(job, default_attempts, idempotency_key)
+    if idempotency_key is not None:
+        existing = store.get_by_idempotency_key(idempotency_key)
+        if existing is None:
+            try:
+                store.insert(doc)
+            except DuplicateKeyError:
+                existing = store.get_by_idempotency_key(idempotency_key)
+        if existing is not None:
+            if existing.get("request_hash") != doc["request_hash"]:
+                raise IdempotencyConflict(idempotency_key)
+            return existing, False
+    else:
+        store.insert(doc)
+    return _publish(store, [doc])[0], True
+
+
+def submit_batch(store: JobStore, jobs: list[JobRequest], default_attempts: int) -> list[Doc]:
+    docs = [_record(job, default_attempts) for job in jobs]
+    store.insert_many(docs)
+    return _publish(store, docs)

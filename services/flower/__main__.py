@@ -1,0 +1,16 @@
+"""Entry point of Flower, served under /flower/ behind Nginx."""
+
+import os
+import sys
+
+from services.core.config import settings
+
+s = settings()
+args = [
+    sys.executable, "-m", "celery", "-A", "services.core.celery_app", "flower",
+    f"--port={s.flower_port}", "--url_prefix=flower", f"--broker_api={s.rabbitmq_management_url}",
+    "--persistent=False",
+]
+if s.flower_basic_auth:
+    args.append(f"--basic_auth={s.flower_basic_auth}")
+os.execvp(sys.executable, args)

@@ -1,0 +1,1 @@
+"""The whole topology as local processes under supervisord, for machines without Docker."""

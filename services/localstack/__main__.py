@@ -1,0 +1,23 @@
+"""`python -m services.localstack`: the whole topology as local processes, in the foreground."""
+
+import os
+import sys
+
+from services.localstack.stack import LocalStack, port_open, run_in_foreground
+from services.localstack.topology import StackConfig
+
+amqp_port = 5672
+reuse_rabbitmq = port_open(amqp_port)
+config = StackConfig(
+    http_port=int(os.environ.get("HTTP_PORT", 8080)),
+    workers=int(os.environ.get("WORKERS", 2)),
+    start_rabbitmq=not reuse_rabbitmq,
+    start_epmd=not port_open(4369),
+    ferretdb=os.environ.get("FERRETDB_BIN", ""),
+)
+print(
+    "Switchboard: local process stack under supervisord"
+    + (" (reusing the RabbitMQ already on :5672)" if reuse_rabbitmq else ""),
+    flush=True,
+)
+sys.exit(run_in_foreground(LocalStack(config)))

@@ -1,0 +1,116 @@
+"""Starting, watching and stopping a local stack through supervisord."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from services.localstack.topology import StackConfig, programs, rabbitmq_conf, supervisord_conf
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.conf_path = config.data_dir / "run" / "supervisord.conf"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def prepare(self) -> None:
+        c = self.config
+        for sub in ("run", "logs", "rabbitmq", "nginx", "ferretdb", "mongodb", "beat"):
+            (c.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        (c.data_dir / "rabbitmq" / "rabbitmq.conf").write_text(rabbitmq_conf(c))
+        (c.data_dir / "rabbitmq" / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        self.conf_path.write_text(supervisord_conf(c, programs(c)))
+
+    def start(self) -> None:
+        self.prepare()
+        supervisord = Path(self.config.python).parent / "supervisord"
+        # A session of its own: Ctrl-C reaches the runner, which stops supervisord in order.
+        self.process = subprocess.Popen(
+            [str(supervisord), "-c", str(self.conf_path)], start_new_session=True
+        )
+
+    def health(self) -> dict[str, object] | None:
+        try:
+            with urllib.request.urlopen(self.config.base_url + "/health", timeout=3) as response:
+                return dict(json.load(response))
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def wait_healthy(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                return False
+            if self.health() is not None and self.workers_online() > 0:
+                return True
+            time.sleep(1)
+        return False
+
+    def workers_online(self) -> int:
+        try:
+            with urllib.request.urlopen(self.config.base_url + "/stats", timeout=5) as response:
+                return int(json.load(response)["workers_online"])
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return 0
+
+    def ctl(self, *args: str) -> str:
+        supervisorctl = Path(self.config.python).parent / "supervisorctl"
+        done = subprocess.run(
+            [str(supervisorctl), "-c", str(self.conf_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stdout + done.stderr
+
+    def stop(self, timeout: float = 90) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def wait(self) -> int:
+        assert self.process is not None
+        return self.process.wait()
+
+
+def run_in_foreground(stack: LocalStack, startup_timeout: float = 180) -> int:
+    """Start the stack, report when it answers, and stop it all on Ctrl-C or SIGTERM."""
+
+    def _stop(signum: int, _frame: object) -> None:
+        print(f"\nSwitchboard: stopping ({signal.Signals(signum).name})…", flush=True)
+        stack.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    stack.start()
+    c = stack.config
+    if stack.wait_healthy(startup_timeout):
+        print(
+            f"Switchboard is up: API {c.base_url}  Flower {c.base_url}/flower/  "
+            f"docs {c.base_url}/docs  logs {c.data_dir / 'logs'}  (Ctrl-C stops it all)",
+            flush=True,
+        )
+    else:
+        print(f"Switchboard: not healthy after {startup_timeout:.0f}s; see {c.data_dir / 'logs'}", flush=True)
+    return stack.wait()

@@ -1,0 +1,207 @@
+"""Which processes make up a local stack, and how each is started (pure: no I/O)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path = REPO / ".data"
+    http_port: int = 8080
+    web_ports: tuple[int, ...] = (8001, 8002)
+    workers: int = 2
+    flower_port: int = 5555
+    mongo_port: int = 27017
+    mongo_db: str = "switchboard"
+    amqp_port: int = 5672
+    management_port: int = 15672
+    rabbitmq_node: str = "switchboard"
+    start_rabbitmq: bool = True
+    # Erlang's port mapper, which RabbitMQ needs; started here unless one already runs.
+    start_epmd: bool = True
+    python: str = str(REPO / ".venv" / "bin" / "python")
+    ferretdb: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def broker_url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.amqp_port}//"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://guest:guest@127.0.0.1:{self.management_port}/api/"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo_port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    # supervisord starts lower priorities first and stops them last.
+    priority: int = 500
+    stop_signal: str = "TERM"
+    stop_wait: int = 15
+
+
+def app_env(c: StackConfig) -> dict[str, str]:
+    """What every Switchboard process of this stack is told."""
+    return {
+        "MONGO_URL": c.mongo_url,
+        "MONGO_DB": c.mongo_db,
+        "BROKER_URL": c.broker_url,
+        "RABBITMQ_MANAGEMENT_URL": c.management_url,
+        "DATA_DIR": str(c.data_dir),
+        "FLOWER_PORT": str(c.flower_port),
+        "PYTHONUNBUFFERED": "1",
+        **c.extra_env,
+    }
+
+
+def default_ferretdb() -> str:
+    """Where scripts/install.sh leaves the FerretDB it builds."""
+    tools = Path(os.environ.get("SWITCHBOARD_TOOLS", Path.home() / ".cache" / "switchboard"))
+    return shutil.which("ferretdb") or str(tools / "bin" / "ferretdb")
+
+
+def database_program(c: StackConfig) -> Program:
+    """A real mongod when one is installed; FerretDB on SQLite otherwise."""
+    mongod = shutil.which("mongod")
+    if mongod:
+        path = c.data_dir / "mongodb"
+        command = [mongod, "--dbpath", str(path), "--bind_ip", "127.0.0.1", "--port", str(c.mongo_port)]
+    else:
+        path = c.data_dir / "ferretdb"
+        command = [
+            c.ferretdb or default_ferretdb(),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{path}/",
+            f"--state-dir={path}",
+            f"--listen-addr=127.0.0.1:{c.mongo_port}",
+            "--debug-addr=-",
+            "--telemetry=disable",
+            "--log-level=warn",
+        ]
+    return Program("mongodb", command, priority=10)
+
+
+def rabbitmq_program(c: StackConfig) -> Program:
+    base = c.data_dir / "rabbitmq"
+    env = {
+        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_NODENAME": f"{c.rabbitmq_node}@localhost",
+        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+        "RABBITMQ_PID_FILE": str(base / "pid"),
+    }
+    return Program("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], env, priority=10, stop_wait=30)
+
+
+def rabbitmq_conf(c: StackConfig) -> str:
+    return "\n".join(
+        [
+            f"listeners.tcp.default = 127.0.0.1:{c.amqp_port}",
+            f"management.tcp.port = {c.management_port}",
+            "management.tcp.ip = 127.0.0.1",
+            # Erlang's distribution port is the AMQP port + 20000; keep two nodes apart.
+            f"distribution.listener.port_range.min = {c.amqp_port + 20000}",
+            f"distribution.listener.port_range.max = {c.amqp_port + 20000}",
+            "",
+        ]
+    )
+
+
+def programs(c: StackConfig) -> list[Program]:
+    env = app_env(c)
+    py = c.python
+    listed = [database_program(c)]
+    if c.start_rabbitmq and c.start_epmd:
+        # Supervised here, or RabbitMQ would leave a daemonised epmd behind when stopped.
+        listed.append(Program("epmd", ["epmd", "-address", "127.0.0.1"], priority=5))
+    if c.start_rabbitmq:
+        listed.append(rabbitmq_program(c))
+    listed += [
+        Program(f"web-{i}", [py, "-m", "services.web"], {**env, "WEB_PORT": str(port)})
+        for i, port in enumerate(c.web_ports, start=1)
+    ]
+    listed += [
+        Program(
+            f"worker-{i}", [py, "-m", "services.worker"], {**env, "WORKER_NAME": f"worker-{i}@%h"}, stop_wait=30
+        )
+        for i in range(1, c.workers + 1)
+    ]
+    listed.append(Program("beat", [py, "-m", "services.beat"], env))
+    listed.append(Program("flower", [py, "-m", "services.flower"], env))
+    nginx_env = {
+        "HTTP_PORT": str(c.http_port),
+        "WEB_UPSTREAM_SERVERS": " ".join(f"server 127.0.0.1:{p};" for p in c.web_ports),
+        "FLOWER_UPSTREAM": f"127.0.0.1:{c.flower_port}",
+        "MAX_BODY_BYTES": env.get("MAX_BODY_BYTES", "1048576"),
+        "NGINX_RUN_DIR": str(c.data_dir / "nginx"),
+    }
+    listed.append(
+        Program("nginx", [str(REPO / "nginx" / "entrypoint.sh")], nginx_env, priority=900, stop_signal="QUIT")
+    )
+    return listed
+
+
+def supervisord_conf(c: StackConfig, progs: list[Program]) -> str:
+    run = c.data_dir / "run"
+    lines = [
+        "[supervisord]",
+        "nodaemon=true",
+        f"logfile={run / 'supervisord.log'}",
+        f"pidfile={run / 'supervisord.pid'}",
+        f"childlogdir={c.data_dir / 'logs'}",
+        "",
+        "[unix_http_server]",
+        f"file={run / 'supervisor.sock'}",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+        "[supervisorctl]",
+        f"serverurl=unix://{run / 'supervisor.sock'}",
+        "",
+    ]
+    for p in progs:
+        env = ",".join(f'{k}="{v}"' for k, v in p.env.items())
+        lines += [
+            f"[program:{p.name}]",
+            "command=" + " ".join(_quote(part) for part in p.command),
+            f"directory={REPO}",
+            f"priority={p.priority}",
+            "autorestart=true",
+            "startsecs=2",
+            "startretries=100",
+            f"stopsignal={p.stop_signal}",
+            f"stopwaitsecs={p.stop_wait}",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "redirect_stderr=true",
+            f"stdout_logfile={c.data_dir / 'logs' / (p.name + '.log')}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=2",
+        ]
+        if env:
+            lines.append(f"environment={env.replace('%', '%%')}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _quote(part: str) -> str:
+    return f'"{part}"' if " " in part else part.replace("%", "%%")

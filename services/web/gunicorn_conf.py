@@ -1,0 +1,14 @@
+"""Gunicorn settings, from the same environment as the application."""
+
+from services.core.config import settings
+
+_s = settings()
+bind = f"0.0.0.0:{_s.web_port}"
+workers = _s.web_workers
+# Threads overlap the waits on MongoDB and on publisher confirms.
+worker_class = "gthread"
+threads = 4
+reload = _s.web_reload
+accesslog = "-"
+loglevel = _s.log_level.lower()
+graceful_timeout = 10

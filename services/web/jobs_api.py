@@ -1,0 +1,103 @@
+"""The jobs API: submit, batch, read, list, cancel, retry."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from services.core.config import settings
+from services.core.jobs.dispatch import dispatch
+from services.core.jobs.states import JobStatus
+from services.core.jobs.store import Doc, JobStore, default_store, to_api
+from services.core.jobs.submission import parse, submit, submit_batch
+from services.web.errors import ApiError
+from services.web.parsing import int_arg, json_object
+
+bp = Blueprint("jobs", __name__)
+MAX_BATCH = 1000
+MAX_PAGE = 500
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def _accepted(doc: Doc, replayed: bool = False) -> Response:
+    response = jsonify(to_api(doc))
+    response.status_code = 202
+    response.headers["Location"] = f"/jobs/{doc['_id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _job_or_404(store: JobStore, job_id: str) -> Doc:
+    doc = store.get(job_id)
+    if doc is None:
+        raise ApiError(404, f"no job with id {job_id!r}")
+    return doc
+
+
+@bp.post("/jobs")
+def create_job() -> Response:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
+        raise ApiError(
+            400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters", field="Idempotency-Key"
+        )
+    job = parse(json_object())
+    doc, created = submit(default_store(), job, settings().job_max_attempts, key)
+    return _accepted(doc, replayed=not created)
+
+
+@bp.post("/jobs/batch")
+def create_jobs() -> Response:
+    body = json_object()
+    raw_jobs = body.get("jobs")
+    if not isinstance(raw_jobs, list) or not raw_jobs:
+        raise ApiError(400, "jobs: must be a non-empty list of jobs", field="jobs")
+    if len(raw_jobs) > MAX_BATCH:
+        raise ApiError(400, f"jobs: at most {MAX_BATCH} jobs per batch", field="jobs")
+    if extra := set(body) - {"jobs"}:
+        raise ApiError(400, f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0])
+    jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
+    docs = submit_batch(default_store(), jobs, settings().job_max_attempts)
+    response = jsonify({"jobs": [to_api(doc) for doc in docs]})
+    response.status_code = 202
+    return response
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return jsonify(to_api(_job_or_404(default_store(), job_id)))
+
+
+@bp.get("/jobs")
+def list_jobs() -> Response:
+    status = request.args.get("status") or None
+    if status is not None and status not in JobStatus.__members__.values():
+        known = ", ".join(s.value for s in JobStatus)
+        raise ApiError(400, f"status: must be one of {known}", field="status")
+    limit = int_arg("limit", 50, 1, MAX_PAGE)
+    docs, next_cursor = default_store().list(
+        status, request.args.get("type") or None, limit, request.args.get("cursor") or None
+    )
+    return jsonify({"items": [to_api(doc) for doc in docs], "next": next_cursor})
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_job(job_id: str) -> Response:
+    store = default_store()
+    doc = store.cancel(job_id)
+    if doc is None:
+        finished = _job_or_404(store, job_id)
+        raise ApiError(409, f"job is already {finished['status']}", job=to_api(finished))
+    return jsonify(to_api(doc))
+
+
+@bp.post("/jobs/<job_id>/retry")
+def retry_job(job_id: str) -> Response:
+    store = default_store()
+    doc = store.reopen(job_id)
+    if doc is None:
+        current = _job_or_404(store, job_id)
+        raise ApiError(
+            409, f"only failed or cancelled jobs can be retried; this one is {current['status']}"
+        )
+    return _accepted(dispatch(store, doc) or doc)

@@ -1,0 +1,59 @@
+"""The Celery tasks: running a job, and the periodic maintenance that beat schedules."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+from celery import Task
+from celery.exceptions import Reject
+from pymongo.errors import ConnectionFailure
+
+from services.core import clock
+from services.core.celery_app import app
+from services.core.config import settings
+from services.core.jobs import dispatch, lifecycle, registry
+from services.core.jobs.store import default_store
+
+log = logging.getLogger(__name__)
+registry.load(settings().job_modules)
+# Pause before handing a message back while MongoDB is away, so it does not spin.
+REQUEUE_PAUSE = 1.0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@app.task(name=dispatch.RUN_JOB, bind=True)
+def run_job(self: Task, job_id: str) -> str:
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    try:
+        outcome = lifecycle.run(job_id, default_store(), settings(), worker_name(), redelivered)
+    except ConnectionFailure as exc:
+        log.warning("job %s handed back, MongoDB unavailable: %s", job_id, exc)
+        time.sleep(REQUEUE_PAUSE)
+        raise Reject(str(exc), requeue=True) from exc
+    if outcome is lifecycle.Outcome.FAILED:
+        # Rejected without requeue, the message goes to the dead-letter queue.
+        raise Reject(f"job {job_id} failed for good", requeue=False)
+    return outcome.value
+
+
+@app.task(name="switchboard.dispatch_due")
+def dispatch_due() -> int:
+    store = default_store()
+    return dispatch.relay(store, store.due_for_dispatch(settings().outbox_grace))
+
+
+@app.task(name="switchboard.sweep_stale")
+def sweep_stale() -> int:
+    """Hand jobs whose worker stopped sending heartbeats back to the queue."""
+    store = default_store()
+    released = 0
+    for doc in store.stale_running(settings().stale_after):
+        error = f"worker lost: no heartbeat for {settings().stale_after:g}s"
+        released += store.schedule_retry(doc["_id"], doc["run_id"], error, doc["attempts"], clock.now())
+    return released
