@@ -7,6 +7,21 @@ cd "$(dirname "$0")/.."
 FERRETDB_VERSIONS="${FERRETDB_VERSIONS:-v1.24.1 v1.24.0}"
 TOOLS_DIR="${SWITCHBOARD_TOOLS:-$HOME/.cache/switchboard}"
 say() { printf 'install: %s\n' "$*" >&2; }
+# --python-only: just the virtualenv (enough for the unit tests and the linters).
+python_only=false
+[ "${1:-}" = "--python-only" ] && python_only=true
+
+install_python() {
+    local stamp=.venv/.requirements.sha256 want
+    want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d" " -f1)
+    if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "python environment from requirements.txt and requirements-dev.txt"
+        python3 -m venv .venv
+        .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+        echo "$want" > "$stamp"
+    fi
+}
+if $python_only; then install_python; exit 0; fi
 
 need_apt=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
@@ -56,11 +71,4 @@ if ! command -v mongod >/dev/null \
     grep -qs " $FERRETDB_BUILD\$" "$TOOLS_DIR/bin/ferretdb.build" || { say "no FerretDB could be built"; exit 1; }
 fi
 
-stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d" " -f1)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    say "python environment from requirements.txt"
-    python3 -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
-    echo "$want" > "$stamp"
-fi
+install_python

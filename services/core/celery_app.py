@@ -12,14 +12,17 @@ from services.core.config import settings
 
 def _make_app() -> Celery:
     s = settings()
-    app = Celery("switchboard", broker=s.broker_url, include=["services.worker.tasks"])
+    app = Celery(
+        "switchboard",
+        broker=s.broker_url,
+        include=["services.worker.tasks", "services.worker.ticket_tasks"],
+    )
     app.conf.update(
         task_queues=queues.all_queues,
         task_default_queue=queues.JOBS,
         task_default_exchange=queues.work_exchange.name,
         task_default_routing_key=queues.JOBS,
         task_create_missing_queues=False,
-        task_queue_max_priority=queues.MAX_PRIORITY,
         task_default_priority=0,
         # A 202 promises the broker has the message: wait for its confirm, and fail fast.
         broker_transport_options={"confirm_publish": True},
@@ -41,6 +44,14 @@ def _make_app() -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
+        task_routes={
+            name: {"queue": queues.TICKETS}
+            for name in (
+                "switchboard.assign_ticket",
+                "switchboard.agent_pull",
+                "switchboard.sweep_tickets",
+            )
+        },
         beat_schedule={
             "dispatch-due": {
                 "task": "switchboard.dispatch_due",
@@ -51,6 +62,15 @@ def _make_app() -> Celery:
                 "task": "switchboard.sweep_stale",
                 "schedule": timedelta(seconds=s.sweep_interval),
                 "options": {"queue": queues.MAINTENANCE, "expires": s.sweep_interval * 5},
+            },
+            "sweep-tickets": {
+                "task": "switchboard.sweep_tickets",
+                "schedule": timedelta(seconds=s.ticket_sweep_interval),
+                "options": {
+                    "queue": queues.TICKETS,
+                    "priority": queues.MAX_PRIORITY,
+                    "expires": s.ticket_sweep_interval,
+                },
             },
         },
     )

@@ -53,6 +53,14 @@ class Settings:
     assignment_strategy: str = field(
         default_factory=lambda: _str("ASSIGNMENT_STRATEGY", "longest_idle")
     )
+    # How often beat runs the ticket sweep, and how old a reservation must be before the sweep
+    # may void it (a live one lasts milliseconds).
+    ticket_sweep_interval: float = field(
+        default_factory=lambda: _float("TICKET_SWEEP_INTERVAL", 5.0)
+    )
+    ticket_hold_grace: float = field(default_factory=lambda: _float("TICKET_HOLD_GRACE", 10.0))
+    # The window of GET /tickets/stats for time to assign and assignments per minute.
+    ticket_stats_window: float = field(default_factory=lambda: _float("TICKET_STATS_WINDOW", 900.0))
     web_port: int = field(default_factory=lambda: _int("WEB_PORT", 8000))
     web_workers: int = field(default_factory=lambda: _int("WEB_WORKERS", 2))
     web_reload: bool = field(default_factory=lambda: _str("WEB_RELOAD", "") not in ("", "0"))

@@ -33,7 +33,8 @@ def queue_depths() -> dict[str, dict[str, int]]:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in queues.all_queues:
-            declared = queue.bind(channel).queue_declare(passive=True)
+            # Declaring with the same arguments is a no-op that also answers the counts.
+            declared = queue.bind(channel).queue_declare()
             depths[queue.name] = {
                 "messages": declared.message_count,
                 "consumers": declared.consumer_count,

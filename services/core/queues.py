@@ -28,3 +28,9 @@ work_queues = (
 )
 dead_letter_queue = Queue(DEAD_LETTER, dead_letter_exchange, durable=True)
 all_queues = (*work_queues, dead_letter_queue)
+
+
+def declare_all(channel: object) -> None:
+    """Declare every queue and exchange; idempotent, so any process may do it at start."""
+    for queue in all_queues:
+        queue.bind(channel).declare()

@@ -25,7 +25,10 @@ class StackConfig:
     start_rabbitmq: bool = True
     # Erlang's port mapper, which RabbitMQ needs; started here unless one already runs.
     start_epmd: bool = True
+    epmd_port: int = 4369
     python: str = str(REPO / ".venv" / "bin" / "python")
+    # Keep supervisord's own log lines off the terminal (the tests' output).
+    quiet: bool = False
     ferretdb: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -107,6 +110,7 @@ def rabbitmq_program(c: StackConfig) -> Program:
         "RABBITMQ_NODENAME": f"{c.rabbitmq_node}@localhost",
         "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
         "RABBITMQ_PID_FILE": str(base / "pid"),
+        "ERL_EPMD_PORT": str(c.epmd_port),
     }
     return Program("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], env, priority=10, stop_wait=30)
 
@@ -131,7 +135,9 @@ def programs(c: StackConfig) -> list[Program]:
     listed = [database_program(c)]
     if c.start_rabbitmq and c.start_epmd:
         # Supervised here, or RabbitMQ would leave a daemonised epmd behind when stopped.
-        listed.append(Program("epmd", ["epmd", "-address", "127.0.0.1"], priority=5))
+        listed.append(Program(
+            "epmd", ["epmd", "-address", "127.0.0.1", "-port", str(c.epmd_port)], priority=5
+        ))
     if c.start_rabbitmq:
         listed.append(rabbitmq_program(c))
     listed += [
@@ -164,6 +170,7 @@ def supervisord_conf(c: StackConfig, progs: list[Program]) -> str:
     lines = [
         "[supervisord]",
         "nodaemon=true",
+        f"silent={'true' if c.quiet else 'false'}",
         f"logfile={run / 'supervisord.log'}",
         f"pidfile={run / 'supervisord.pid'}",
         f"childlogdir={c.data_dir / 'logs'}",

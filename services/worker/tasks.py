@@ -9,9 +9,10 @@ import time
 
 from celery import Task
 from celery.exceptions import Reject
+from celery.signals import worker_ready
 from pymongo.errors import ConnectionFailure
 
-from services.core import clock
+from services.core import clock, queues
 from services.core.celery_app import app
 from services.core.config import settings
 from services.core.jobs import dispatch, lifecycle, registry
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 registry.load(settings().job_modules)
 # Pause before handing a message back while MongoDB is away, so it does not spin.
 REQUEUE_PAUSE = 1.0
+
+
+@worker_ready.connect
+def _declare_topology(sender: object = None, **_kwargs: object) -> None:
+    # The dead-letter queue must exist before the first job is dead-lettered into it.
+    with app.connection_for_write() as conn:
+        queues.declare_all(conn.default_channel)
 
 
 def worker_name() -> str:

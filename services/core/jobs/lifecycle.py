@@ -19,7 +19,7 @@ from enum import Enum
 from typing import TypeVar
 
 from pydantic import ValidationError
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from services.core import clock, jsonfield
 from services.core.config import Settings
@@ -148,7 +148,7 @@ class _Heartbeat:
         while not self._stop.wait(self._interval):
             try:
                 doc = self._beat()
-            except ConnectionFailure as exc:
+            except PyMongoError as exc:
                 log.warning("heartbeat skipped: %s", exc)
                 continue
             # Lost the job to another attempt, or asked to cancel: either way, stop early.

@@ -261,7 +261,6 @@ class JobStore:
         return self.jobs.find_one_and_update(
             {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
             {"$set": {"heartbeat_at": t}},
-            projection={"cancel_requested": 1},
         )
 
     def set_progress(self, job_id: str, run_id: str, progress: float) -> None:

@@ -1,0 +1,96 @@
+# Switchboard. `make help` lists the targets. With a Docker engine, the -prod/-dev targets use
+# Docker Compose; without one, run-prod and the test targets use local processes instead.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+COMPOSE ?= docker compose
+DEV = $(COMPOSE) -f docker-compose.dev.yml
+PROD = $(COMPOSE) -f docker-compose.prod.yml
+WORKERS ?= 2
+STACK ?= prod
+PY = .venv/bin/python
+ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
+AS_ME = --user "$$(id -u):$$(id -g)"
+
+.PHONY: help install run-prod down-prod build-prod logs run-dev down-dev build-dev test \
+	test-unit-dev test-functional-dev coverage-dev lint-dev format-dev
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+install: ## Install what the local stack needs (apt packages, FerretDB, the venv)
+	@scripts/install.sh
+
+run-prod: ## Run the whole system: Compose with an engine, local processes without one
+ifeq ($(ENGINE),yes)
+	@echo "Switchboard: Docker Compose mode (docker-compose.prod.yml, $(WORKERS) workers)"
+	@test -f .env || { echo "cp .env.example .env and fill in the credentials first"; exit 1; }
+	$(PROD) up -d --build --wait --scale worker=$(WORKERS)
+else
+	@echo "Switchboard: local process mode (no Docker engine answered)"
+	@scripts/install.sh
+	@WORKERS=$(WORKERS) $(PY) -m services.localstack
+endif
+
+down-prod: ## Stop the production stack (volumes and .data/ are kept)
+ifeq ($(ENGINE),yes)
+	$(PROD) down --remove-orphans
+else
+	@[ -S .data/run/supervisor.sock ] && .venv/bin/supervisorctl -c .data/run/supervisord.conf shutdown || echo "no local stack running"
+endif
+
+build-prod: ## Build the production images
+	$(PROD) build
+
+logs: ## Follow the logs (STACK=dev for the dev stack)
+ifeq ($(ENGINE),yes)
+	$(COMPOSE) -f docker-compose.$(STACK).yml logs -f --tail=200
+else
+	tail -n 50 -F .data/logs/*.log
+endif
+
+build-dev: ## Build the development images
+	$(DEV) build
+
+run-dev: ## Run the development stack (source mounted, auto-reload)
+	$(DEV) up -d --build --wait
+
+down-dev: ## Stop the development stack
+	$(DEV) down --remove-orphans
+
+test: ## Run every test: unit, static and integration against real local services
+	@scripts/install.sh
+	$(PY) -m pytest tests -q
+
+test-unit-dev: ## Run the unit tests alone (no services), in seconds
+ifeq ($(ENGINE),yes)
+	$(DEV) run --rm --no-deps $(AS_ME) web python -m pytest tests/unit -q
+else
+	@scripts/install.sh --python-only
+	$(PY) -m pytest tests/unit -q
+endif
+
+test-functional-dev: ## Run the integration tests (they start their own stack)
+ifeq ($(ENGINE),yes)
+	$(DEV) run --rm $(AS_ME) web python -m pytest tests/integration -q
+else
+	@scripts/install.sh
+	$(PY) -m pytest tests/integration -q
+endif
+
+coverage-dev: ## Unit and integration tests with a coverage report
+	@scripts/install.sh
+	$(PY) -m coverage run -m pytest tests -q
+	$(PY) -m coverage report --include='services/*'
+
+lint-dev: ## ruff, mypy, hadolint and the Compose schema check
+	@scripts/install.sh --python-only
+	$(PY) -m ruff check services tests
+	$(PY) -m ruff format --check services tests
+	$(PY) -m mypy
+	scripts/check-containers.sh
+
+format-dev: ## Format the code with ruff
+	@scripts/install.sh --python-only
+	$(PY) -m ruff format services tests
+	$(PY) -m ruff check --fix services tests

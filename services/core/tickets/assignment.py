@@ -1,0 +1,199 @@
+"""Matching tickets to agents, and giving capacity back, in steps that survive any crash.
+
+Assigning touches two documents, so it goes in an order where every crash is repairable:
+
+1. `reserve`: one conditional update takes a unit of the agent's capacity and records a hold
+   naming the ticket (an agent that is no longer eligible is simply not matched);
+2. `commit`: one conditional update moves the ticket waiting → assigned, naming the agent;
+3. if 2 fails (the ticket was taken, cancelled, or its reservation voided), `release` the hold.
+
+A crash after 1 leaves a hold whose ticket is not assigned to its agent; `sweep` voids such a
+reservation (`fence`) and releases it. Ending a ticket is the reverse: the ticket moves to
+completed or cancelled, then its hold is released, and a crash in between is again the sweep's.
+Releases name the exact hold, so each happens once, however many processes race to do it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+
+from services.core import clock
+from services.core.tickets import matching
+from services.core.tickets.holds import Hold, parse_hold
+from services.core.tickets.matching import Strategy
+from services.core.tickets.states import CHANNELS, AgentStatus, TicketStatus, free_field
+from services.core.tickets.store import Doc, TicketStore
+
+log = logging.getLogger(__name__)
+# Agents tried per round for a new ticket, and rounds before leaving it to later pulls.
+CANDIDATES = 5
+ASSIGN_ROUNDS = 5
+# Queue entries read per round of a pull, and rounds at most (contention can make rounds idle).
+PULL_BATCH = 20
+PULL_ROUNDS = 50
+# Queue entries the sweep checks for staleness per run.
+SWEEP_ENTRY_CHECKS = 200
+# A queue entry whose ticket never appeared (its request died) is dropped after this long.
+ORPHAN_ENTRY_AGE = timedelta(minutes=10)
+
+
+class Assigned(Enum):
+    ASSIGNED = "assigned"
+    WAITING = "waiting"  # no eligible agent has free capacity: it waits for a pull
+    GONE = "gone"  # no longer waiting (taken, cancelled) or unknown
+
+
+def assign(store: TicketStore, ticket_id: str, strategy: Strategy) -> Assigned:
+    """Give a waiting ticket to the best eligible agent with free capacity, if there is one."""
+    for _ in range(ASSIGN_ROUNDS):
+        ticket = store.get_ticket(ticket_id)
+        if ticket is None or ticket["status"] != TicketStatus.WAITING:
+            if ticket is not None:
+                store.dequeue(ticket_id)
+            return Assigned.GONE
+        agents = store.eligible_agents(ticket["channel"], ticket["skills"], strategy, CANDIDATES)
+        if not agents:
+            return Assigned.WAITING
+        for agent in agents:
+            hold = store.reserve(agent["_id"], ticket)
+            if hold is None:
+                continue  # taken by someone else since the read: try the next best
+            if _commit(store, ticket, agent["_id"], hold):
+                return Assigned.ASSIGNED
+            break  # the ticket changed: read it again
+    return Assigned.WAITING
+
+
+def _commit(store: TicketStore, ticket: Doc, agent_id: str, hold: Hold) -> bool:
+    if store.commit(ticket, agent_id, hold) is None:
+        store.release(agent_id, hold, finished=False)
+        return False
+    store.dequeue(ticket["_id"])
+    return True
+
+
+def pull(store: TicketStore, agent_id: str) -> int:
+    """Fill the agent's free capacity with the best waiting tickets it may take; how many."""
+    taken = 0
+    agent = store.get_agent(agent_id)
+    for _ in range(PULL_ROUNDS):
+        if agent is None or agent["status"] != AgentStatus.AVAILABLE:
+            break
+        channels = [c.value for c in CHANNELS if agent[free_field(c)] > 0]
+        if not channels:
+            break
+        progressed = False
+        for entry in store.servable(agent, channels, PULL_BATCH):
+            outcome = _try_entry(store, agent_id, entry)
+            if outcome is None:
+                continue
+            progressed = True
+            taken += outcome
+            break
+        if not progressed:
+            break
+        agent = store.get_agent(agent_id)
+    return taken
+
+
+def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> int | None:
+    """1 assigned, 0 the agent could not take it now, None the entry was skipped."""
+    ticket = store.get_ticket(entry["_id"])
+    if ticket is None:
+        if clock.now() - entry["created_at"] > ORPHAN_ENTRY_AGE:
+            store.dequeue(entry["_id"])
+        return None
+    if ticket["status"] != TicketStatus.WAITING:
+        store.dequeue(entry["_id"])
+        return None
+    hold = store.reserve(agent_id, ticket)
+    if hold is None:
+        return 0  # the agent changed (capacity, status, skills): read it again
+    return 1 if _commit(store, ticket, agent_id, hold) else 0
+
+
+@dataclass
+class Finished:
+    ticket: Doc
+    released: bool
+
+
+def finish(store: TicketStore, ticket_id: str, becomes: TicketStatus) -> Finished | None:
+    """Complete or cancel a ticket and give its agent the capacity back; None if not allowed."""
+    sources = (TicketStatus.ASSIGNED,)
+    if becomes is TicketStatus.CANCELLED:
+        sources = (TicketStatus.WAITING, TicketStatus.ASSIGNED)
+    for was in sources:
+        doc = store.finish(ticket_id, was, becomes)
+        if doc is None:
+            continue
+        if was is TicketStatus.WAITING:
+            store.dequeue(ticket_id)
+            return Finished(doc, released=False)
+        store.release(doc["agent_id"], parse_hold(doc["hold"]), finished=True)
+        return Finished(doc, released=True)
+    return None
+
+
+@dataclass
+class SweepReport:
+    holds_released: int = 0
+    entries_dropped: int = 0
+    assigned: int = 0
+
+
+def sweep(store: TicketStore, hold_grace: float) -> SweepReport:
+    """Repair what crashes left behind, then let every agent with free capacity pull."""
+    report = SweepReport()
+    cutoff = clock.now() - timedelta(seconds=hold_grace)
+    for agent in store.all_agents():
+        for text in agent["holds"]:
+            hold = parse_hold(text)
+            if hold.taken_at < cutoff and _repair_hold(store, agent["_id"], hold):
+                report.holds_released += 1
+    report.entries_dropped = _drop_stale_entries(store)
+    entries = store.queue_entries()
+    for agent in store.agents_with_free_capacity():
+        if matching.best_ticket(entries, agent) is not None:
+            report.assigned += pull(store, agent["_id"])
+    return report
+
+
+def _repair_hold(store: TicketStore, agent_id: str, hold: Hold) -> bool:
+    """Release a hold that no assigned ticket stands behind; True if this call released it."""
+    ticket = store.get_ticket(hold.ticket_id)
+    if ticket is not None and ticket["status"] == TicketStatus.WAITING:
+        # A reservation left halfway: void it first, so its commit can never land after this.
+        if not store.fence(ticket["_id"]):
+            ticket = store.get_ticket(hold.ticket_id)
+    if (
+        ticket is not None
+        and ticket["status"] == TicketStatus.ASSIGNED
+        and ticket["hold"] == str(hold)
+    ):
+        return False  # the ticket holds it: in use
+    finished = ticket is not None and ticket["status"] in (
+        TicketStatus.COMPLETED,
+        TicketStatus.CANCELLED,
+    )
+    released = store.release(agent_id, hold, finished=finished)
+    if released:
+        log.warning("released a hold left behind: agent %s, %s", agent_id, hold)
+    return released
+
+
+def _drop_stale_entries(store: TicketStore) -> int:
+    """Queue entries whose ticket has left `waiting` (the dequeue after it did not happen)."""
+    dropped = 0
+    oldest = sorted(store.queue_entries(), key=lambda e: e["created_at"])[:SWEEP_ENTRY_CHECKS]
+    for entry in oldest:
+        ticket = store.get_ticket(entry["_id"])
+        stale = ticket is not None and ticket["status"] != TicketStatus.WAITING
+        orphan = ticket is None and clock.now() - entry["created_at"] > ORPHAN_ENTRY_AGE
+        if stale or orphan:
+            store.dequeue(entry["_id"])
+            dropped += 1
+    return dropped

@@ -1,0 +1,131 @@
+"""The assignment invariants, checked over a snapshot of agents and tickets as the API shows them.
+
+Always, even mid-flight:
+- capacity: per agent and channel, `active` ≤ `capacity`, `free` = `capacity` - `active`, and
+  the tickets assigned to the agent on that channel are no more than its capacity;
+- single agent: an assigned ticket is held by the agent it names, and by no other one.
+Once settled (nothing in flight, one sweep later):
+- no leak: an agent holds exactly the tickets assigned to it;
+- no stranding: no ticket waits while an eligible agent has free capacity.
+
+The snapshot is plain data (the API's JSON), so tests and the simulator use the same checker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Doc = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.detail}"
+
+
+def check(agents: Iterable[Doc], tickets: Iterable[Doc], settled: bool = False) -> list[Violation]:
+    agents, tickets = list(agents), list(tickets)
+    return [
+        *_capacity(agents, tickets),
+        *_single_agent(agents, tickets, settled),
+        *(_stranded(agents, tickets) if settled else []),
+    ]
+
+
+def _capacity(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
+    found: list[Violation] = []
+    assigned = Counter((t["agent_id"], t["channel"]) for t in tickets if t["status"] == "assigned")
+    for agent in agents:
+        for channel, c in agent["channels"].items():
+            where = f"agent {agent['id']} {channel}"
+            if c["active"] > c["capacity"]:
+                found.append(
+                    Violation(
+                        "capacity", f"{where}: {c['active']} active > capacity {c['capacity']}"
+                    )
+                )
+            if c["free"] != c["capacity"] - c["active"] or c["free"] < 0:
+                found.append(
+                    Violation(
+                        "capacity", f"{where}: free {c['free']} with {c['active']}/{c['capacity']}"
+                    )
+                )
+            if assigned[(agent["id"], channel)] > c["capacity"]:
+                found.append(
+                    Violation(
+                        "capacity",
+                        f"{where}: {assigned[(agent['id'], channel)]} tickets assigned > capacity {c['capacity']}",
+                    )
+                )
+    return found
+
+
+def _single_agent(agents: list[Doc], tickets: list[Doc], settled: bool) -> list[Violation]:
+    found: list[Violation] = []
+    holders: dict[str, list[str]] = defaultdict(list)
+    for agent in agents:
+        for ticket_id in agent["tickets"]:
+            holders[ticket_id].append(agent["id"])
+        counted = sum(c["active"] for c in agent["channels"].values())
+        if counted != len(agent["tickets"]):
+            found.append(
+                Violation(
+                    "capacity",
+                    f"agent {agent['id']}: active {counted} but {len(agent['tickets'])} held",
+                )
+            )
+    for ticket in tickets:
+        held_by = holders.get(ticket["id"], [])
+        if ticket["status"] == "assigned":
+            if ticket["agent_id"] not in held_by:
+                found.append(
+                    Violation(
+                        "single agent",
+                        f"ticket {ticket['id']} assigned to {ticket['agent_id']} who does not hold it",
+                    )
+                )
+        elif held_by and settled:
+            found.append(
+                Violation(
+                    "leak",
+                    f"{ticket['status']} ticket {ticket['id']} still holds capacity of {held_by}",
+                )
+            )
+        if len(held_by) > 1 and settled:
+            found.append(Violation("single agent", f"ticket {ticket['id']} held by {held_by}"))
+    if settled:
+        known = {t["id"] for t in tickets}
+        for ticket_id, held_by in holders.items():
+            if ticket_id not in known:
+                found.append(
+                    Violation("leak", f"unknown ticket {ticket_id} holds capacity of {held_by}")
+                )
+    return found
+
+
+def _stranded(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
+    found: list[Violation] = []
+    for ticket in tickets:
+        if ticket["status"] != "waiting":
+            continue
+        for agent in agents:
+            if (
+                agent["status"] == "available"
+                and agent["channels"][ticket["channel"]]["free"] > 0
+                and set(ticket["skills"]) <= set(agent["skills"])
+            ):
+                found.append(
+                    Violation(
+                        "stranded",
+                        f"ticket {ticket['id']} waits while agent {agent['id']} is free for it",
+                    )
+                )
+                break
+    return found

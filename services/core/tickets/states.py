@@ -1,0 +1,48 @@
+"""Ticket and agent statuses, the channels, and the moves allowed between ticket statuses.
+
+waiting → assigned → completed
+waiting | assigned → cancelled
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    TEXT = "text"
+
+
+CHANNELS: tuple[Channel, ...] = (Channel.VOICE, Channel.TEXT)
+# Voice outranks text at equal priority: a caller on the line cannot wait as long as a chat.
+CHANNEL_RANK = {Channel.VOICE: 0, Channel.TEXT: 1}
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (TicketStatus.COMPLETED, TicketStatus.CANCELLED)
+CANCELLABLE = (TicketStatus.WAITING, TicketStatus.ASSIGNED)
+
+
+class AgentStatus(StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+def free_field(channel: str) -> str:
+    return f"free_{channel}"
+
+
+def active_field(channel: str) -> str:
+    return f"active_{channel}"
+
+
+def capacity_field(channel: str) -> str:
+    return f"capacity_{channel}"

@@ -1,0 +1,325 @@
+"""Every read and write of the `agents`, `tickets` and `ticket_queue` collections.
+
+Each state change is one conditional update that names the state it expects, and every write
+to a ticket or an agent names its `_id`, so it stays cheap on any server.
+
+`ticket_queue` holds one small entry per waiting ticket, so that the queries agents make ("the
+best ticket I can take") read a collection as small as the queue rather than every ticket ever
+made. The ticket stays the truth: its entry is written before it and removed only after it is
+seen to have left `waiting`, so a waiting ticket always has an entry; a stale entry is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from services.core import clock, jsonfield
+from services.core.tickets import matching
+from services.core.tickets.holds import Hold, new_hold
+from services.core.tickets.matching import Strategy
+from services.core.tickets.states import (
+    CHANNELS,
+    AgentStatus,
+    TicketStatus,
+    active_field,
+    capacity_field,
+    free_field,
+)
+
+Doc = dict[str, Any]
+_AFTER = ReturnDocument.AFTER
+QUEUE_FIELDS = ("channel", "skills", "priority", "rank", "created_at")
+
+
+def new_agent(name: str, skills: Sequence[str], capacities: Mapping[str, int], status: str) -> Doc:
+    t = clock.now()
+    doc: Doc = {
+        "_id": str(ObjectId()),
+        "name": name,
+        "skills": sorted(set(skills)),
+        "status": status,
+        "holds": [],
+        "assigned_total": 0,
+        # A new agent counts as idle since it was created.
+        "last_freed_at": t,
+        "created_at": t,
+        "updated_at": t,
+    }
+    for channel in CHANNELS:
+        capacity = capacities.get(channel, 0)
+        doc[capacity_field(channel)] = capacity
+        doc[active_field(channel)] = 0
+        doc[free_field(channel)] = capacity
+    return doc
+
+
+def new_ticket(channel: str, skills: Sequence[str], priority: int, data: Any) -> Doc:
+    t = clock.now()
+    return {
+        "_id": str(ObjectId()),
+        "channel": channel,
+        "skills": sorted(set(skills)),
+        "priority": priority,
+        "rank": matching.channel_rank(channel),
+        "data": jsonfield.dump(data),
+        "status": TicketStatus.WAITING.value,
+        "agent_id": None,
+        "hold": None,
+        # Bumped by the sweep to void a reservation it gives up on (see `fence`).
+        "epoch": 0,
+        "created_at": t,
+        "assigned_at": None,
+        "completed_at": None,
+        "cancelled_at": None,
+        "updated_at": t,
+    }
+
+
+def agent_to_api(doc: Doc) -> Doc:
+    return {
+        "id": doc["_id"],
+        "name": doc["name"],
+        "skills": doc["skills"],
+        "status": doc["status"],
+        "channels": {
+            channel.value: {
+                "capacity": doc[capacity_field(channel)],
+                "active": doc[active_field(channel)],
+                "free": doc[free_field(channel)],
+            }
+            for channel in CHANNELS
+        },
+        # The tickets holding this agent's capacity: its assigned ones, and any being assigned.
+        "tickets": [h.split("|", 1)[0] for h in doc["holds"]],
+        "assigned_total": doc["assigned_total"],
+        **{k: clock.iso(doc.get(k)) for k in ("last_freed_at", "created_at", "updated_at")},
+    }
+
+
+def ticket_to_api(doc: Doc) -> Doc:
+    return {
+        "id": doc["_id"],
+        "channel": doc["channel"],
+        "skills": doc["skills"],
+        "priority": doc["priority"],
+        "data": jsonfield.load(doc["data"]),
+        "status": doc["status"],
+        "agent_id": doc.get("agent_id"),
+        **{
+            k: clock.iso(doc.get(k))
+            for k in ("created_at", "assigned_at", "completed_at", "cancelled_at", "updated_at")
+        },
+    }
+
+
+def _page(docs: list[Doc], limit: int) -> tuple[list[Doc], str | None]:
+    more = len(docs) > limit
+    docs = docs[:limit]
+    return docs, (docs[-1]["_id"] if more else None)
+
+
+class TicketStore:
+    def __init__(self, db: Database) -> None:
+        self.agents: Collection = db["agents"]
+        self.tickets: Collection = db["tickets"]
+        self.queue: Collection = db["ticket_queue"]
+
+    def ensure_indexes(self) -> None:
+        self.tickets.create_index([("status", ASCENDING), ("_id", DESCENDING)])
+        self.tickets.create_index([("agent_id", ASCENDING), ("_id", DESCENDING)])
+        self.tickets.create_index([("assigned_at", ASCENDING)])
+        self.queue.create_index(matching.WAITING_SORT)
+
+    # -- agents -----------------------------------------------------------------------------------
+
+    def insert_agent(self, doc: Doc) -> None:
+        self.agents.insert_one(doc)
+
+    def get_agent(self, agent_id: str) -> Doc | None:
+        return self.agents.find_one({"_id": agent_id})
+
+    def all_agents(self) -> list[Doc]:
+        return list(self.agents.find({}))
+
+    def list_agents(
+        self, status: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[Doc], str | None]:
+        """Oldest first; `cursor` is the last id of the previous page."""
+        query: Doc = {}
+        if status:
+            query["status"] = status
+        if cursor:
+            query["_id"] = {"$gt": cursor}
+        return _page(list(self.agents.find(query).sort("_id", ASCENDING).limit(limit + 1)), limit)
+
+    def eligible_agents(
+        self, channel: str, skills: Sequence[str], strategy: Strategy, limit: int
+    ) -> list[Doc]:
+        """The best few agents for a ticket, best first."""
+        query = matching.eligible_filter(channel, skills)
+        return list(
+            self.agents.find(query).sort(matching.agent_sort(strategy, channel)).limit(limit)
+        )
+
+    def reserve(self, agent_id: str, ticket: Doc) -> Hold | None:
+        """Take one unit of the agent's capacity for the ticket, if the agent is still eligible."""
+        channel = ticket["channel"]
+        t = clock.now()
+        hold = new_hold(ticket["_id"], channel, t)
+        query = {"_id": agent_id, **matching.eligible_filter(channel, ticket["skills"])}
+        taken = self.agents.update_one(
+            query,
+            {
+                "$inc": {free_field(channel): -1, active_field(channel): 1, "assigned_total": 1},
+                "$push": {"holds": str(hold)},
+                "$set": {"updated_at": t},
+            },
+        )
+        return hold if taken.modified_count == 1 else None
+
+    def release(self, agent_id: str, hold: Hold, *, finished: bool) -> bool:
+        """Give back the unit `hold` took; False when it was already given back.
+
+        `finished`: the ticket ended (the agent is now idle from this moment); otherwise the
+        reservation is undone and does not count as an assignment.
+        """
+        t = clock.now()
+        channel = hold.channel
+        inc = {free_field(channel): 1, active_field(channel): -1}
+        update: Doc = {"$pull": {"holds": str(hold)}, "$set": {"updated_at": t}}
+        if finished:
+            update["$set"]["last_freed_at"] = t
+        else:
+            inc["assigned_total"] = -1
+        update["$inc"] = inc
+        done = self.agents.update_one({"_id": agent_id, "holds": str(hold)}, update)
+        return done.modified_count == 1
+
+    def change_agent(
+        self, agent: Doc, fields: Mapping[str, Any], capacities: Mapping[str, int]
+    ) -> Doc | None:
+        """Set fields and capacities in one conditional update; None if the agent moved on.
+
+        A capacity change moves `free` by the same amount, so `free = capacity - active` keeps
+        holding whatever reservations happen meanwhile; it is refused when `active` exceeds
+        the new capacity, so `free` never goes negative.
+        """
+        query: Doc = {"_id": agent["_id"]}
+        update: Doc = {"$set": {**fields, "updated_at": clock.now()}}
+        inc: Doc = {}
+        for channel, capacity in capacities.items():
+            old = agent[capacity_field(channel)]
+            query[capacity_field(channel)] = old
+            query[active_field(channel)] = {"$lte": capacity}
+            update["$set"][capacity_field(channel)] = capacity
+            if capacity != old:
+                inc[free_field(channel)] = capacity - old
+        if inc:
+            update["$inc"] = inc
+        return self.agents.find_one_and_update(query, update, return_document=_AFTER)
+
+    def agents_with_free_capacity(self) -> list[Doc]:
+        available = self.agents.find({"status": AgentStatus.AVAILABLE.value})
+        return [a for a in available if any(a[free_field(c)] > 0 for c in CHANNELS)]
+
+    # -- tickets ----------------------------------------------------------------------------------
+
+    def insert_ticket(self, doc: Doc) -> None:
+        """Queue entry first, so that a waiting ticket never lacks one."""
+        self.queue.insert_one({"_id": doc["_id"], **{k: doc[k] for k in QUEUE_FIELDS}})
+        self.tickets.insert_one(doc)
+
+    def get_ticket(self, ticket_id: str) -> Doc | None:
+        return self.tickets.find_one({"_id": ticket_id})
+
+    def list_tickets(
+        self,
+        status: str | None,
+        channel: str | None,
+        agent_id: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[Doc], str | None]:
+        """Newest first; `cursor` is the last id of the previous page."""
+        query: Doc = {}
+        for name, value in (("status", status), ("channel", channel), ("agent_id", agent_id)):
+            if value:
+                query[name] = value
+        if cursor:
+            query["_id"] = {"$lt": cursor}
+        return _page(list(self.tickets.find(query).sort("_id", DESCENDING).limit(limit + 1)), limit)
+
+    def commit(self, ticket: Doc, agent_id: str, hold: Hold) -> Doc | None:
+        """waiting → assigned, unless the ticket moved on or the sweep voided this reservation."""
+        t = clock.now()
+        return self.tickets.find_one_and_update(
+            {"_id": ticket["_id"], "status": TicketStatus.WAITING.value, "epoch": ticket["epoch"]},
+            {
+                "$set": {
+                    "status": TicketStatus.ASSIGNED.value,
+                    "agent_id": agent_id,
+                    "hold": str(hold),
+                    "assigned_at": t,
+                    "updated_at": t,
+                }
+            },
+            return_document=_AFTER,
+        )
+
+    def finish(self, ticket_id: str, was: TicketStatus, becomes: TicketStatus) -> Doc | None:
+        """was → completed or cancelled; the ticket as it now is, None if it was not `was`."""
+        t = clock.now()
+        return self.tickets.find_one_and_update(
+            {"_id": ticket_id, "status": was.value},
+            {"$set": {"status": becomes.value, f"{becomes.value}_at": t, "updated_at": t}},
+            return_document=_AFTER,
+        )
+
+    def fence(self, ticket_id: str) -> bool:
+        """Void every reservation made for a waiting ticket so far; False if it is not waiting."""
+        done = self.tickets.update_one(
+            {"_id": ticket_id, "status": TicketStatus.WAITING.value}, {"$inc": {"epoch": 1}}
+        )
+        return done.modified_count == 1
+
+    def assigned_since(self, since: datetime) -> list[Doc]:
+        fields = {"created_at": 1, "assigned_at": 1, "channel": 1}
+        return list(self.tickets.find({"assigned_at": {"$gte": since}}, fields))
+
+    # -- the queue of waiting tickets -------------------------------------------------------------
+
+    def dequeue(self, ticket_id: str) -> None:
+        self.queue.delete_one({"_id": ticket_id})
+
+    def queue_entries(self) -> list[Doc]:
+        return list(self.queue.find({}).sort(matching.WAITING_SORT))
+
+    def servable(self, agent: Doc, channels: Sequence[str], limit: int) -> list[Doc]:
+        """The best few queue entries the agent could take, best first."""
+        known_skills = self.queue.distinct("skills")
+        query = matching.servable_filter(channels, agent["skills"], known_skills)
+        entries = self.queue.find(query).sort(matching.WAITING_SORT).limit(limit)
+        return [e for e in entries if matching.has_skills(agent["skills"], e["skills"])]
+
+
+_indexed_in_pid = 0
+
+
+def default_store() -> TicketStore:
+    """The store on the configured database, its indexes made once per process."""
+    global _indexed_in_pid
+    from services.core.db import database
+
+    store = TicketStore(database())
+    if _indexed_in_pid != os.getpid():
+        store.ensure_indexes()
+        _indexed_in_pid = os.getpid()
+    return store

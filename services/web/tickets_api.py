@@ -1,0 +1,193 @@
+"""The agents and tickets API: create, read, list, change agents; create, complete, cancel tickets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from services.core import clock
+from services.core.config import settings
+from services.core.jobs.dispatch import BrokerUnavailable
+from services.core.tickets import assignment, dispatch, roster, stats
+from services.core.tickets.matching import parse_strategy
+from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
+from services.core.tickets.states import AgentStatus, Channel, TicketStatus
+from services.core.tickets.store import (
+    Doc,
+    TicketStore,
+    agent_to_api,
+    default_store,
+    new_ticket,
+    ticket_to_api,
+)
+from services.web.errors import ApiError
+from services.web.parsing import int_arg, json_object
+
+bp = Blueprint("tickets", __name__)
+MAX_PAGE = 500
+M = TypeVar("M", bound=BaseModel)
+
+
+@bp.record_once
+def _check_settings(_state: object) -> None:
+    # The same check the workers make: a bad strategy fails the web replica at start too.
+    parse_strategy(settings().assignment_strategy)
+
+
+def _validated(model: type[M], raw: Any) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ApiError(400, f"{where}: {first['msg']}", field=where) from exc
+
+
+def _choice(name: str, allowed: type[Any]) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and value not in {m.value for m in allowed}:
+        known = ", ".join(m.value for m in allowed)
+        raise ApiError(400, f"{name}: must be one of {known}", field=name)
+    return value
+
+
+def _agent_or_404(store: TicketStore, agent_id: str) -> Doc:
+    doc = store.get_agent(agent_id)
+    if doc is None:
+        raise ApiError(404, f"no agent with id {agent_id!r}")
+    return doc
+
+
+def _ticket_or_404(store: TicketStore, ticket_id: str) -> Doc:
+    doc = store.get_ticket(ticket_id)
+    if doc is None:
+        raise ApiError(404, f"no ticket with id {ticket_id!r}")
+    return doc
+
+
+# -- agents ----------------------------------------------------------------------------------------
+
+
+@bp.post("/agents")
+def create_agent() -> Response:
+    doc = roster.create(default_store(), _validated(AgentRequest, json_object()))
+    if doc["status"] == AgentStatus.AVAILABLE:
+        dispatch.nudge_pull(doc["_id"])
+    response = jsonify(agent_to_api(doc))
+    response.status_code = 201
+    response.headers["Location"] = f"/agents/{doc['_id']}"
+    return response
+
+
+@bp.get("/agents")
+def list_agents() -> Response:
+    status = _choice("status", AgentStatus)
+    limit = int_arg("limit", 100, 1, MAX_PAGE)
+    docs, next_cursor = default_store().list_agents(
+        status, limit, request.args.get("cursor") or None
+    )
+    return jsonify({"items": [agent_to_api(d) for d in docs], "next": next_cursor})
+
+
+@bp.get("/agents/<agent_id>")
+def get_agent(agent_id: str) -> Response:
+    return jsonify(agent_to_api(_agent_or_404(default_store(), agent_id)))
+
+
+@bp.patch("/agents/<agent_id>")
+def patch_agent(agent_id: str) -> Response:
+    patch = _validated(AgentPatch, json_object())
+    try:
+        changed = roster.change(default_store(), agent_id, patch)
+    except roster.CapacityBelowActive as exc:
+        raise ApiError(
+            409, str(exc), field=f"channels.{exc.channel}.capacity", active=exc.active
+        ) from exc
+    except roster.AgentBusy as exc:
+        raise ApiError(409, "the agent kept changing; try again") from exc
+    if changed is None:
+        raise ApiError(404, f"no agent with id {agent_id!r}")
+    doc, may_take_more = changed
+    if may_take_more:
+        dispatch.nudge_pull(agent_id)
+    return jsonify(agent_to_api(doc))
+
+
+# -- tickets ---------------------------------------------------------------------------------------
+
+
+@bp.post("/tickets")
+def create_ticket() -> Response:
+    ticket = _validated(TicketRequest, json_object())
+    store = default_store()
+    doc = new_ticket(ticket.channel.value, ticket.skills, ticket.priority, ticket.data)
+    store.insert_ticket(doc)
+    try:
+        dispatch.publish_assign(doc["_id"], doc["priority"])
+    except BrokerUnavailable:
+        # The client is told 503 and will try again: this one must not be served twice. Only a
+        # sweep that assigned it meanwhile keeps it, and then it is accepted after all.
+        if assignment.finish(store, doc["_id"], TicketStatus.CANCELLED) is not None:
+            raise
+        doc = _ticket_or_404(store, doc["_id"])
+    response = jsonify(ticket_to_api(doc))
+    response.status_code = 202
+    response.headers["Location"] = f"/tickets/{doc['_id']}"
+    return response
+
+
+@bp.get("/tickets/stats")
+def ticket_stats() -> Response:
+    store = default_store()
+    now = clock.now()
+    window = settings().ticket_stats_window
+    assigned = store.assigned_since(now - timedelta(seconds=window))
+    waiting = [e for e in store.queue_entries()]
+    return jsonify(stats.summary(waiting, assigned, store.all_agents(), now, window))
+
+
+@bp.get("/tickets/<ticket_id>")
+def get_ticket(ticket_id: str) -> Response:
+    return jsonify(ticket_to_api(_ticket_or_404(default_store(), ticket_id)))
+
+
+@bp.get("/tickets")
+def list_tickets() -> Response:
+    status = _choice("status", TicketStatus)
+    channel = _choice("channel", Channel)
+    limit = int_arg("limit", 50, 1, MAX_PAGE)
+    docs, next_cursor = default_store().list_tickets(
+        status,
+        channel,
+        request.args.get("agent_id") or None,
+        limit,
+        request.args.get("cursor") or None,
+    )
+    return jsonify({"items": [ticket_to_api(d) for d in docs], "next": next_cursor})
+
+
+def _end(ticket_id: str, becomes: TicketStatus) -> Response:
+    store = default_store()
+    finished = assignment.finish(store, ticket_id, becomes)
+    if finished is None:
+        current = _ticket_or_404(store, ticket_id)
+        verb = "completed" if becomes is TicketStatus.COMPLETED else "cancelled"
+        raise ApiError(
+            409, f"a {current['status']} ticket cannot be {verb}", ticket=ticket_to_api(current)
+        )
+    if finished.released:
+        dispatch.nudge_pull(finished.ticket["agent_id"])
+    return jsonify(ticket_to_api(finished.ticket))
+
+
+@bp.post("/tickets/<ticket_id>/complete")
+def complete_ticket(ticket_id: str) -> Response:
+    return _end(ticket_id, TicketStatus.COMPLETED)
+
+
+@bp.post("/tickets/<ticket_id>/cancel")
+def cancel_ticket(ticket_id: str) -> Response:
+    return _end(ticket_id, TicketStatus.CANCELLED)

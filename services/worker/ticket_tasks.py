@@ -1,0 +1,49 @@
+"""The Celery tasks of ticket assignment, all on the `tickets` queue."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery.exceptions import Reject
+from pymongo.errors import ConnectionFailure
+
+from services.core.celery_app import app
+from services.core.config import settings
+from services.core.tickets import assignment, dispatch
+from services.core.tickets.matching import parse_strategy
+from services.core.tickets.store import default_store
+
+log = logging.getLogger(__name__)
+# A bad ASSIGNMENT_STRATEGY stops the worker at start rather than at the first ticket.
+STRATEGY = parse_strategy(settings().assignment_strategy)
+# Pause before handing a message back while MongoDB is away, so it does not spin.
+REQUEUE_PAUSE = 1.0
+
+
+def _requeue(what: str, exc: ConnectionFailure) -> Reject:
+    log.warning("%s handed back, MongoDB unavailable: %s", what, exc)
+    time.sleep(REQUEUE_PAUSE)
+    return Reject(str(exc), requeue=True)
+
+
+@app.task(name=dispatch.ASSIGN_TICKET)
+def assign_ticket(ticket_id: str) -> str:
+    try:
+        return assignment.assign(default_store(), ticket_id, STRATEGY).value
+    except ConnectionFailure as exc:
+        raise _requeue(f"ticket {ticket_id}", exc) from exc
+
+
+@app.task(name=dispatch.AGENT_PULL)
+def agent_pull(agent_id: str) -> int:
+    try:
+        return assignment.pull(default_store(), agent_id)
+    except ConnectionFailure as exc:
+        raise _requeue(f"pull for agent {agent_id}", exc) from exc
+
+
+@app.task(name=dispatch.SWEEP_TICKETS)
+def sweep_tickets() -> dict[str, int]:
+    report = assignment.sweep(default_store(), settings().ticket_hold_grace)
+    return vars(report)
