@@ -12,7 +12,15 @@ schedule.parent.mkdir(parents=True, exist_ok=True)
 os.execvp(
     sys.executable,
     [
-        sys.executable, "-m", "celery", "-A", "services.core.celery_app", "beat",
-        "--schedule", str(schedule), "--loglevel", s.log_level,
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "services.core.celery_app",
+        "beat",
+        "--schedule",
+        str(schedule),
+        "--loglevel",
+        s.log_level,
     ],
 )

@@ -1,4 +1,4 @@
-"""The RabbitMQ topology: priority queues, and a dead-letter queue for jobs that ran out of tries."""
+"""The RabbitMQ topology: priority queues, and a dead-letter queue for jobs out of tries."""
 
 from __future__ import annotations
 

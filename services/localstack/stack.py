@@ -112,5 +112,8 @@ def run_in_foreground(stack: LocalStack, startup_timeout: float = 180) -> int:
             flush=True,
         )
     else:
-        print(f"Switchboard: not healthy after {startup_timeout:.0f}s; see {c.data_dir / 'logs'}", flush=True)
+        print(
+            f"Switchboard: not healthy after {startup_timeout:.0f}s; see {c.data_dir / 'logs'}",
+            flush=True,
+        )
     return stack.wait()

@@ -85,7 +85,15 @@ def database_program(c: StackConfig) -> Program:
     mongod = shutil.which("mongod")
     if mongod:
         path = c.data_dir / "mongodb"
-        command = [mongod, "--dbpath", str(path), "--bind_ip", "127.0.0.1", "--port", str(c.mongo_port)]
+        command = [
+            mongod,
+            "--dbpath",
+            str(path),
+            "--bind_ip",
+            "127.0.0.1",
+            "--port",
+            str(c.mongo_port),
+        ]
     else:
         path = c.data_dir / "ferretdb"
         command = [
@@ -112,7 +120,9 @@ def rabbitmq_program(c: StackConfig) -> Program:
         "RABBITMQ_PID_FILE": str(base / "pid"),
         "ERL_EPMD_PORT": str(c.epmd_port),
     }
-    return Program("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], env, priority=10, stop_wait=30)
+    return Program(
+        "rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], env, priority=10, stop_wait=30
+    )
 
 
 def rabbitmq_conf(c: StackConfig) -> str:
@@ -135,9 +145,11 @@ def programs(c: StackConfig) -> list[Program]:
     listed = [database_program(c)]
     if c.start_rabbitmq and c.start_epmd:
         # Supervised here, or RabbitMQ would leave a daemonised epmd behind when stopped.
-        listed.append(Program(
-            "epmd", ["epmd", "-address", "127.0.0.1", "-port", str(c.epmd_port)], priority=5
-        ))
+        listed.append(
+            Program(
+                "epmd", ["epmd", "-address", "127.0.0.1", "-port", str(c.epmd_port)], priority=5
+            )
+        )
     if c.start_rabbitmq:
         listed.append(rabbitmq_program(c))
     listed += [
@@ -146,7 +158,10 @@ def programs(c: StackConfig) -> list[Program]:
     ]
     listed += [
         Program(
-            f"worker-{i}", [py, "-m", "services.worker"], {**env, "WORKER_NAME": f"worker-{i}@%h"}, stop_wait=30
+            f"worker-{i}",
+            [py, "-m", "services.worker"],
+            {**env, "WORKER_NAME": f"worker-{i}@%h"},
+            stop_wait=30,
         )
         for i in range(1, c.workers + 1)
     ]
@@ -160,7 +175,13 @@ def programs(c: StackConfig) -> list[Program]:
         "NGINX_RUN_DIR": str(c.data_dir / "nginx"),
     }
     listed.append(
-        Program("nginx", [str(REPO / "nginx" / "entrypoint.sh")], nginx_env, priority=900, stop_signal="QUIT")
+        Program(
+            "nginx",
+            [str(REPO / "nginx" / "entrypoint.sh")],
+            nginx_env,
+            priority=900,
+            stop_signal="QUIT",
+        )
     )
     return listed
 

@@ -5,5 +5,12 @@ import sys
 
 os.execvp(
     sys.executable,
-    [sys.executable, "-m", "gunicorn", "-c", "python:services.web.gunicorn_conf", "services.web.wsgi:app"],
+    [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:services.web.gunicorn_conf",
+        "services.web.wsgi:app",
+    ],
 )

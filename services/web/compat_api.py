@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pymongo.errors import ConnectionFailure
 
-from services.core.config import settings
 from services.core import jsonfield
+from services.core.config import settings
 from services.core.jobs.dispatch import BrokerUnavailable
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import default_store
@@ -103,4 +103,6 @@ def post_event() -> Response:
         doc, _ = submit(default_store(), job, settings().job_max_attempts)
     except (BrokerUnavailable, ConnectionFailure) as exc:
         return _plain(500, f"could not enqueue the event: {exc}")
-    return jsonify({"success": True, "message": f"Queued Event: {doc['_id']}", "job_id": doc["_id"]})
+    return jsonify(
+        {"success": True, "message": f"Queued Event: {doc['_id']}", "job_id": doc["_id"]}
+    )

@@ -39,7 +39,9 @@ def create_job() -> Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
         raise ApiError(
-            400, f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters", field="Idempotency-Key"
+            400,
+            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters",
+            field="Idempotency-Key",
         )
     job = parse(json_object())
     doc, created = submit(default_store(), job, settings().job_max_attempts, key)
@@ -55,7 +57,9 @@ def create_jobs() -> Response:
     if len(raw_jobs) > MAX_BATCH:
         raise ApiError(400, f"jobs: at most {MAX_BATCH} jobs per batch", field="jobs")
     if extra := set(body) - {"jobs"}:
-        raise ApiError(400, f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0])
+        raise ApiError(
+            400, f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0]
+        )
     jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
     docs = submit_batch(default_store(), jobs, settings().job_max_attempts)
     response = jsonify({"jobs": [to_api(doc) for doc in docs]})
@@ -75,7 +79,7 @@ def list_jobs() -> Response:
         known = ", ".join(s.value for s in JobStatus)
         raise ApiError(400, f"status: must be one of {known}", field="status")
     limit = int_arg("limit", 50, 1, MAX_PAGE)
-    docs, next_cursor = default_store().list(
+    docs, next_cursor = default_store().page(
         status, request.args.get("type") or None, limit, request.args.get("cursor") or None
     )
     return jsonify({"items": [to_api(doc) for doc in docs], "next": next_cursor})

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from services.core.jobs import registry
@@ -20,8 +21,12 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = None,
-        params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -31,12 +36,20 @@ def _op(summary: str, responses: dict[str, Any], body: dict[str, Any] | None = N
 
 
 def _param(name: str, where: str = "query", **schema: Any) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": where == "path", "schema": schema or {"type": "string"}}
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "schema": schema or {"type": "string"},
+    }
 
 
 def build() -> dict[str, Any]:
-    payload_models = {f"{t}Payload": registry.get(t).payload_model for t in registry.names()}  # type: ignore[union-attr]
-    models = [(JobRequest, "validation"), *((m, "validation") for m in payload_models.values())]
+    types = [t for t in (registry.get(name) for name in registry.names()) if t is not None]
+    models: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (JobRequest, "validation"),
+        *((t.payload_model, "validation") for t in types),
+    ]
     _, defs = models_json_schema(models, ref_template=REF)
     schemas: dict[str, Any] = defs.get("$defs", {})
     schemas["Job"] = {"type": "object", "description": "a job as stored, with its outcome"}
@@ -48,8 +61,13 @@ def build() -> dict[str, Any]:
     err = _json(_ref("Error"), "error")
     job = _json(_ref("Job"), "the job")
     job_id = _param("job_id", "path")
-    page = {"type": "object", "properties": {"items": {"type": "array", "items": _ref("Job")},
-                                             "next": {"type": ["string", "null"]}}}
+    page = {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": _ref("Job")},
+            "next": {"type": ["string", "null"]},
+        },
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -68,15 +86,22 @@ def build() -> dict[str, Any]:
                 "get": _op(
                     "List jobs, newest first",
                     {"200": _json(page, "a page of jobs"), "400": err},
-                    params=[_param("status"), _param("type"), _param("cursor"),
-                            _param("limit", type="integer", minimum=1, maximum=500)],
+                    params=[
+                        _param("status"),
+                        _param("type"),
+                        _param("cursor"),
+                        _param("limit", type="integer", minimum=1, maximum=500),
+                    ],
                 ),
             },
             "/jobs/batch": {
                 "post": _op(
                     "Submit several jobs",
                     {"202": _json({"type": "object"}, "the jobs in order"), "400": err, "503": err},
-                    {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("JobRequest")}}},
+                    {
+                        "type": "object",
+                        "properties": {"jobs": {"type": "array", "items": _ref("JobRequest")}},
+                    },
                 )
             },
             "/jobs/{job_id}": {"get": _op("Read a job", {"200": job, "404": err}, params=[job_id])},
@@ -84,26 +109,51 @@ def build() -> dict[str, Any]:
                 "post": _op("Cancel a job", {"200": job, "404": err, "409": err}, params=[job_id])
             },
             "/jobs/{job_id}/retry": {
-                "post": _op("Retry a failed or cancelled job", {"202": job, "404": err, "409": err},
-                            params=[job_id])
+                "post": _op(
+                    "Retry a failed or cancelled job",
+                    {"202": job, "404": err, "409": err},
+                    params=[job_id],
+                )
             },
-            "/stats": {"get": _op("Counts by status and type, queue depths, workers",
-                                  {"200": _json({"type": "object"}, "statistics")})},
-            "/health": {"get": _op("Dependencies reachable?",
-                                   {"200": _json({"type": "object"}, "healthy"),
-                                    "503": _json({"type": "object"}, "unhealthy")})},
+            "/stats": {
+                "get": _op(
+                    "Counts by status and type, queue depths, workers",
+                    {"200": _json({"type": "object"}, "statistics")},
+                )
+            },
+            "/health": {
+                "get": _op(
+                    "Dependencies reachable?",
+                    {
+                        "200": _json({"type": "object"}, "healthy"),
+                        "503": _json({"type": "object"}, "unhealthy"),
+                    },
+                )
+            },
             "/word-count": {
-                "post": _op("Legacy: schedule a word count of a URL",
-                            {"202": _json({"type": "object"}, "scheduled"), "400": err},
-                            {"type": "object", "properties": {"url": {"type": "string"}}}),
-                "get": _op("Legacy: read a word count job",
-                           {"200": _json({"type": "object"}, "the job"), "400": err, "404": err},
-                           params=[_param("job_id")]),
+                "post": _op(
+                    "Legacy: schedule a word count of a URL",
+                    {"202": _json({"type": "object"}, "scheduled"), "400": err},
+                    {"type": "object", "properties": {"url": {"type": "string"}}},
+                ),
+                "get": _op(
+                    "Legacy: read a word count job",
+                    {"200": _json({"type": "object"}, "the job"), "400": err, "404": err},
+                    params=[_param("job_id")],
+                ),
             },
             "/api/event/v1": {
-                "post": _op("Legacy: queue an event (lower priority numbers first)",
-                            {"200": _json({"type": "object"}, "queued"), "400": {"description": "plain-text reason"}},
-                            {"type": "object", "required": ["user_id", "priority", "event_type_id", "event_data"]})
+                "post": _op(
+                    "Legacy: queue an event (lower priority numbers first)",
+                    {
+                        "200": _json({"type": "object"}, "queued"),
+                        "400": {"description": "plain-text reason"},
+                    },
+                    {
+                        "type": "object",
+                        "required": ["user_id", "priority", "event_type_id", "event_data"],
+                    },
+                )
             },
         },
         "components": {"schemas": schemas},

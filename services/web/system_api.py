@@ -68,7 +68,7 @@ def get_openapi() -> Response:
 def get_docs() -> str:
     template = (swagger_ui_path / "index.j2").read_text()
     return render_template_string(template, openapi_spec_url="/openapi.json").replace(
-        './swagger', '/docs/swagger'
+        "./swagger", "/docs/swagger"
     )
 
 

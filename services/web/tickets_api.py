@@ -1,4 +1,4 @@
-"""The agents and tickets API: create, read, list, change agents; create, complete, cancel tickets."""
+"""The agents and tickets API: agents to create, read and change; tickets to submit and end."""
 
 from __future__ import annotations
 
@@ -145,8 +145,7 @@ def ticket_stats() -> Response:
     now = clock.now()
     window = settings().ticket_stats_window
     assigned = store.assigned_since(now - timedelta(seconds=window))
-    waiting = [e for e in store.queue_entries()]
-    return jsonify(stats.summary(waiting, assigned, store.all_agents(), now, window))
+    return jsonify(stats.summary(store.queue_entries(), assigned, store.all_agents(), now, window))
 
 
 @bp.get("/tickets/<ticket_id>")

@@ -63,5 +63,7 @@ def sweep_stale() -> int:
     released = 0
     for doc in store.stale_running(settings().stale_after):
         error = f"worker lost: no heartbeat for {settings().stale_after:g}s"
-        released += store.schedule_retry(doc["_id"], doc["run_id"], error, doc["attempts"], clock.now())
+        released += store.schedule_retry(
+            doc["_id"], doc["run_id"], error, doc["attempts"], clock.now()
+        )
     return released

@@ -65,7 +65,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local = LocalStack(config)
     local.start()
     try:
-        assert local.wait_healthy(240), "the test stack did not become healthy:\n" + local.ctl("status")
+        assert local.wait_healthy(240), "the test stack did not become healthy:\n" + local.ctl(
+            "status"
+        )
         yield local
     finally:
         local.stop()

@@ -142,15 +142,18 @@ def test_idempotency_key_returns_the_same_job(api: Api) -> None:
     assert first.status == second.status == 202
     assert first.json["id"] == second.json["id"]
     assert second.headers.get("Idempotent-Replayed") == "true"
-    other = api.post("/jobs", {"type": "noop", "payload": {}, "priority": 9},
-                     headers={"Idempotency-Key": "order-42"})
+    other = api.post(
+        "/jobs",
+        {"type": "noop", "payload": {}, "priority": 9},
+        headers={"Idempotency-Key": "order-42"},
+    )
     assert other.status == 409
     listed = api.get("/jobs?type=noop&limit=500").json["items"]
     assert sum(1 for j in listed if j["idempotency_key"] == "order-42") == 1
 
 
 class _Page(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         body = b"<html><body><h1>Hello hello</h1><script>var x;</script><p>world</p></body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -188,8 +191,10 @@ def test_compat_word_count(api: Api, page_url: str) -> None:
         "data": {"job_id": job_id, "url": page_url, "status": "IN_PROGRESS"},
     }
     done = wait_for(
-        lambda: (r := api.get(f"/word-count?job_id={job_id}").json)["data"]["status"] == "COMPLETE"
-        and r,
+        lambda: (
+            (r := api.get(f"/word-count?job_id={job_id}").json)["data"]["status"] == "COMPLETE"
+            and r
+        ),
         60,
     )
     assert done["message"] == f"Fetched Job: {job_id}"
@@ -208,8 +213,9 @@ def test_compat_event(api: Api) -> None:
     job = api.wait_status(reply.json["job_id"], "succeeded")
     assert job["priority"] == 9  # lower legacy numbers run first
     assert job["payload"]["event_data"] == {"a": [1, [2]]}
-    bad = api.post("/api/event/v1", {"user_id": "seven", "priority": 0, "event_data": 1,
-                                      "event_type_id": 3})
+    bad = api.post(
+        "/api/event/v1", {"user_id": "seven", "priority": 0, "event_data": 1, "event_type_id": 3}
+    )
     assert bad.status == 400
     assert bad.headers["Content-Type"].startswith("text/plain")
     assert "user_id" in bad.text
@@ -234,11 +240,16 @@ def test_arbitrary_json_round_trips_exactly(api: Api) -> None:
 
 
 def test_batch_list_and_stats(api: Api) -> None:
-    reply = api.post("/jobs/batch", {"jobs": [
-        {"type": "noop", "payload": {}},
-        {"type": "word_count", "payload": {"text": "a b"}},
-        {"type": "noop", "payload": {}, "priority": 9},
-    ]})
+    reply = api.post(
+        "/jobs/batch",
+        {
+            "jobs": [
+                {"type": "noop", "payload": {}},
+                {"type": "word_count", "payload": {"text": "a b"}},
+                {"type": "noop", "payload": {}, "priority": 9},
+            ]
+        },
+    )
     assert reply.status == 202
     jobs = reply.json["jobs"]
     assert [j["type"] for j in jobs] == ["noop", "word_count", "noop"]
@@ -269,8 +280,9 @@ def test_batch_list_and_stats(api: Api) -> None:
         ("GET", "/jobs/nope", None, 404, None),
     ],
 )
-def test_bad_input_is_a_clear_4xx(api: Api, method: str, path: str, body: object,
-                                  status: int, field: str | None) -> None:
+def test_bad_input_is_a_clear_4xx(
+    api: Api, method: str, path: str, body: object, status: int, field: str | None
+) -> None:
     reply = api.call(method, path, body)
     assert reply.status == status, reply.text
     assert reply.json["error"]
@@ -299,6 +311,9 @@ def test_openapi_and_docs(api: Api) -> None:
 
 
 def test_flower_is_served_behind_nginx(api: Api) -> None:
-    workers = wait_for(lambda: (r := api.get("/flower/api/workers?refresh=1")).status == 200
-                       and r.json, 60, "flower to see the workers")
+    workers = wait_for(
+        lambda: (r := api.get("/flower/api/workers?refresh=1")).status == 200 and r.json,
+        60,
+        "flower to see the workers",
+    )
     assert len(workers) >= 2

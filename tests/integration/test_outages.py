@@ -50,6 +50,9 @@ def test_broker_down_gives_503_then_recovers(api: Api, stack: LocalStack) -> Non
     finally:
         stack.ctl("start", "rabbitmq")
     wait_for(lambda: _healthy(api), 120, "health after the broker returns")
-    job = wait_for(lambda: (r := api.post("/jobs", {"type": "noop", "payload": {}})).status == 202
-                   and r.json, 60, "a submit to be accepted")
+    job = wait_for(
+        lambda: (r := api.post("/jobs", {"type": "noop", "payload": {}})).status == 202 and r.json,
+        60,
+        "a submit to be accepted",
+    )
     api.wait_status(job["id"], "succeeded", timeout=120)

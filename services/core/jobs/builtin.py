@@ -16,7 +16,8 @@ from services.core.jobs.registry import job_type
 
 MAX_FETCH_BYTES = 10 * 1024 * 1024
 FETCH_TIMEOUT_SECONDS = 10.0
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# Letters and digits, with inner apostrophes (straight or typographic) kept: "don't" is one word.
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
 
 class _Strict(BaseModel):

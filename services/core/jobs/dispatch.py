@@ -21,7 +21,7 @@ RUN_JOB = "switchboard.run_job"
 log = logging.getLogger(__name__)
 
 # What a broker that is down, unreachable or refusing raises through Celery and kombu.
-BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError, ConnectionError)
+BROKER_ERRORS: tuple[type[Exception], ...] = (KombuError, OSError, ConnectionError)
 
 
 class BrokerUnavailable(Exception):

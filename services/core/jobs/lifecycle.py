@@ -43,7 +43,9 @@ class Outcome(Enum):
     SUPERSEDED = "superseded"  # another attempt took over while this one ran
 
 
-def run(job_id: str, store: JobStore, settings: Settings, worker: str, redelivered: bool) -> Outcome:
+def run(
+    job_id: str, store: JobStore, settings: Settings, worker: str, redelivered: bool
+) -> Outcome:
     run_id = uuid.uuid4().hex
     doc = store.claim(job_id, run_id, worker, take_over=redelivered)
     if doc is None:
@@ -56,7 +58,9 @@ def run(job_id: str, store: JobStore, settings: Settings, worker: str, redeliver
         # Only a worker that died mid-run gets here: stop a job that keeps killing workers.
         return _fail(store, doc, run_id, "worker lost during every attempt")
 
-    ctx = JobContext(job_id, attempt, report_progress=lambda p: store.set_progress(job_id, run_id, p))
+    ctx = JobContext(
+        job_id, attempt, report_progress=lambda p: store.set_progress(job_id, run_id, p)
+    )
     if doc.get("cancel_requested"):
         ctx.cancel_requested.set()
     try:
@@ -71,19 +75,27 @@ def run(job_id: str, store: JobStore, settings: Settings, worker: str, redeliver
     except (PermanentError, ValidationError) as exc:
         return _fail(store, doc, run_id, _describe(exc))
     except Exception as exc:
+        error = _describe(exc)
         if attempt >= doc["max_attempts"]:
-            return _fail(store, doc, run_id, _describe(exc))
+            return _fail(store, doc, run_id, error)
         delay = backoff_delay(attempt, settings.retry_backoff_base, settings.retry_backoff_max)
         retry_at = clock.now() + timedelta(seconds=delay)
-        done = _persist(lambda: store.schedule_retry(job_id, run_id, _describe(exc), attempt, retry_at))
+        done = _persist(lambda: store.schedule_retry(job_id, run_id, error, attempt, retry_at))
         return Outcome.RETRYING if done else Outcome.SUPERSEDED
-    return _record(store.finish, job_id, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result)
+    return _record(
+        store.finish, job_id, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result
+    )
 
 
 def _fail(store: JobStore, doc: Doc, run_id: str, error: str) -> Outcome:
     return _record(
-        store.finish, doc["_id"], run_id, JobStatus.FAILED, Outcome.FAILED,
-        error=error, attempt=doc["attempts"],
+        store.finish,
+        doc["_id"],
+        run_id,
+        JobStatus.FAILED,
+        Outcome.FAILED,
+        error=error,
+        attempt=doc["attempts"],
     )
 
 

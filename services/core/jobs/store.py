@@ -117,7 +117,7 @@ class JobStore:
     def get_by_idempotency_key(self, key: str) -> Doc | None:
         return self.jobs.find_one({"idempotency_key": key})
 
-    def list(
+    def page(
         self, status: str | None, type_: str | None, limit: int, cursor: str | None
     ) -> tuple[list[Doc], str | None]:
         """Newest first; `cursor` is the last id of the previous page."""

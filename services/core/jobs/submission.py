@@ -47,7 +47,9 @@ def parse(raw: Any, prefix: str = "") -> JobRequest:
     if job_type is None:
         known = registry.names()
         raise InvalidJob(
-            f"{prefix}type", f"unknown job type {job.type!r}; known: {', '.join(known)}", known=known
+            f"{prefix}type",
+            f"unknown job type {job.type!r}; known: {', '.join(known)}",
+            known=known,
         )
     try:
         job_type.payload_model.model_validate(job.payload)

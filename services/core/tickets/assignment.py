@@ -123,7 +123,7 @@ class Finished:
 
 def finish(store: TicketStore, ticket_id: str, becomes: TicketStatus) -> Finished | None:
     """Complete or cancel a ticket and give its agent the capacity back; None if not allowed."""
-    sources = (TicketStatus.ASSIGNED,)
+    sources: tuple[TicketStatus, ...] = (TicketStatus.ASSIGNED,)
     if becomes is TicketStatus.CANCELLED:
         sources = (TicketStatus.WAITING, TicketStatus.ASSIGNED)
     for was in sources:
@@ -165,10 +165,10 @@ def sweep(store: TicketStore, hold_grace: float) -> SweepReport:
 def _repair_hold(store: TicketStore, agent_id: str, hold: Hold) -> bool:
     """Release a hold that no assigned ticket stands behind; True if this call released it."""
     ticket = store.get_ticket(hold.ticket_id)
-    if ticket is not None and ticket["status"] == TicketStatus.WAITING:
-        # A reservation left halfway: void it first, so its commit can never land after this.
-        if not store.fence(ticket["_id"]):
-            ticket = store.get_ticket(hold.ticket_id)
+    waiting = ticket is not None and ticket["status"] == TicketStatus.WAITING
+    # A reservation left halfway: void it first, so that its commit can never land after this.
+    if waiting and not store.fence(hold.ticket_id):
+        ticket = store.get_ticket(hold.ticket_id)
     if (
         ticket is not None
         and ticket["status"] == TicketStatus.ASSIGNED

@@ -45,25 +45,14 @@ def _capacity(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
     for agent in agents:
         for channel, c in agent["channels"].items():
             where = f"agent {agent['id']} {channel}"
-            if c["active"] > c["capacity"]:
-                found.append(
-                    Violation(
-                        "capacity", f"{where}: {c['active']} active > capacity {c['capacity']}"
-                    )
-                )
-            if c["free"] != c["capacity"] - c["active"] or c["free"] < 0:
-                found.append(
-                    Violation(
-                        "capacity", f"{where}: free {c['free']} with {c['active']}/{c['capacity']}"
-                    )
-                )
-            if assigned[(agent["id"], channel)] > c["capacity"]:
-                found.append(
-                    Violation(
-                        "capacity",
-                        f"{where}: {assigned[(agent['id'], channel)]} tickets assigned > capacity {c['capacity']}",
-                    )
-                )
+            active, capacity, free = c["active"], c["capacity"], c["free"]
+            if active > capacity:
+                found.append(Violation("capacity", f"{where}: {active} active > {capacity}"))
+            if free != capacity - active or free < 0:
+                found.append(Violation("capacity", f"{where}: free {free}, {active}/{capacity}"))
+            n = assigned[(agent["id"], channel)]
+            if n > capacity:
+                found.append(Violation("capacity", f"{where}: {n} assigned > {capacity}"))
     return found
 
 
@@ -73,40 +62,30 @@ def _single_agent(agents: list[Doc], tickets: list[Doc], settled: bool) -> list[
     for agent in agents:
         for ticket_id in agent["tickets"]:
             holders[ticket_id].append(agent["id"])
-        counted = sum(c["active"] for c in agent["channels"].values())
-        if counted != len(agent["tickets"]):
+        active = sum(c["active"] for c in agent["channels"].values())
+        if active != len(agent["tickets"]):
+            held = len(agent["tickets"])
             found.append(
-                Violation(
-                    "capacity",
-                    f"agent {agent['id']}: active {counted} but {len(agent['tickets'])} held",
-                )
+                Violation("capacity", f"agent {agent['id']}: {active} active, {held} held")
             )
     for ticket in tickets:
         held_by = holders.get(ticket["id"], [])
-        if ticket["status"] == "assigned":
-            if ticket["agent_id"] not in held_by:
-                found.append(
-                    Violation(
-                        "single agent",
-                        f"ticket {ticket['id']} assigned to {ticket['agent_id']} who does not hold it",
-                    )
-                )
-        elif held_by and settled:
+        what = f"{ticket['status']} ticket {ticket['id']}"
+        if ticket["status"] == "assigned" and ticket["agent_id"] not in held_by:
             found.append(
-                Violation(
-                    "leak",
-                    f"{ticket['status']} ticket {ticket['id']} still holds capacity of {held_by}",
-                )
+                Violation("single agent", f"{what}: {ticket['agent_id']} does not hold it")
             )
-        if len(held_by) > 1 and settled:
-            found.append(Violation("single agent", f"ticket {ticket['id']} held by {held_by}"))
+        if not settled:
+            continue
+        if len(held_by) > 1:
+            found.append(Violation("single agent", f"{what} held by {held_by}"))
+        elif held_by and ticket["status"] != "assigned":
+            found.append(Violation("leak", f"{what} still holds capacity of {held_by}"))
     if settled:
         known = {t["id"] for t in tickets}
         for ticket_id, held_by in holders.items():
             if ticket_id not in known:
-                found.append(
-                    Violation("leak", f"unknown ticket {ticket_id} holds capacity of {held_by}")
-                )
+                found.append(Violation("leak", f"unknown ticket {ticket_id} held by {held_by}"))
     return found
 
 
@@ -121,11 +100,7 @@ def _stranded(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
                 and agent["channels"][ticket["channel"]]["free"] > 0
                 and set(ticket["skills"]) <= set(agent["skills"])
             ):
-                found.append(
-                    Violation(
-                        "stranded",
-                        f"ticket {ticket['id']} waits while agent {agent['id']} is free for it",
-                    )
-                )
+                detail = f"ticket {ticket['id']} waits while agent {agent['id']} is free for it"
+                found.append(Violation("stranded", detail))
                 break
     return found

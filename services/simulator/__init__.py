@@ -1,0 +1,1 @@
+"""A traffic simulator for the ticket API: agents, a stream of tickets, handle times, a report."""

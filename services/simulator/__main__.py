@@ -1,0 +1,72 @@
+"""`python -m services.simulator`: drive the ticket API of a running stack and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+from services.simulator.client import Client, NotLoopback
+from services.simulator.plan import DEFAULT_SKILLS, Options
+from services.simulator.report import ok, show
+from services.simulator.run import run
+
+
+def _handle(text: str) -> tuple[float, float]:
+    """`4` (2 to 6 seconds around it) or `1-8`."""
+    low, _, high = text.partition("-")
+    if high:
+        return float(low), float(high)
+    mean = float(low)
+    return mean / 2, mean * 1.5
+
+
+def parse(argv: list[str]) -> tuple[str, Options, str | None]:
+    p = argparse.ArgumentParser(prog="python -m services.simulator", description=__doc__)
+    p.add_argument("--base-url", default="http://127.0.0.1:8080", help="a loopback URL")
+    p.add_argument("--agents", type=int, default=50)
+    p.add_argument("--tickets", type=int, default=2000)
+    p.add_argument("--rate", type=float, default=20.0, help="new tickets per second")
+    p.add_argument("--handle", type=_handle, default=(1.0, 6.0), help="seconds: mean or low-high")
+    p.add_argument("--duration", type=float, default=600.0, help="seconds at most")
+    p.add_argument("--skills", default=",".join(DEFAULT_SKILLS), help="comma-separated")
+    p.add_argument("--threads", type=int, default=16, help="concurrent HTTP requests")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--json", dest="json_path", default=None, help="also write the report here")
+    a = p.parse_args(argv)
+    if a.agents < 1 or a.tickets < 0 or a.rate <= 0 or a.duration <= 0 or not 1 <= a.threads <= 64:
+        p.error("need agents ≥ 1, tickets ≥ 0, rate > 0, duration > 0, 1 ≤ threads ≤ 64")
+    skills = tuple(s.strip() for s in a.skills.split(",") if s.strip())
+    options = Options(
+        agents=a.agents,
+        tickets=a.tickets,
+        rate=a.rate,
+        handle=a.handle,
+        duration=a.duration,
+        skills=skills,
+        threads=a.threads,
+        seed=a.seed,
+    )
+    return a.base_url, options, a.json_path
+
+
+def main(argv: list[str]) -> int:
+    base_url, options, json_path = parse(argv)
+    console = Console()
+    try:
+        client = Client(base_url)
+    except NotLoopback as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    report = run(client, options, console)
+    show(report, console)
+    if json_path:
+        with open(json_path, "w") as out:
+            json.dump(report, out, indent=2)
+    return 0 if ok(report) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,100 @@
+from datetime import timedelta
+
+from services.core import clock
+from services.core.jobs.states import JobStatus
+from services.core.jobs.store import JobStore, new_job, to_api
+
+
+def _queued(store: JobStore, **kw: object) -> str:
+    doc = new_job("noop", {}, priority=5, max_attempts=3, **kw)  # type: ignore[arg-type]
+    store.insert(doc)
+    store.mark_queued(doc["_id"], was="pending")
+    return doc["_id"]
+
+
+def test_only_one_claim_wins(store: JobStore) -> None:
+    job_id = _queued(store)
+    first = store.claim(job_id, "run-a", "w1", take_over=False)
+    assert first is not None and first["attempts"] == 1 and first["status"] == "running"
+    assert store.claim(job_id, "run-b", "w2", take_over=False) is None
+
+
+def test_redelivery_takes_over_a_running_job(store: JobStore) -> None:
+    job_id = _queued(store)
+    store.claim(job_id, "run-a", "w1", take_over=False)
+    taken = store.claim(job_id, "run-b", "w2", take_over=True)
+    assert taken is not None and taken["attempts"] == 2 and taken["worker"] == "w2"
+    # The first attempt's late outcome changes nothing.
+    assert not store.finish(job_id, "run-a", JobStatus.SUCCEEDED, result=1)
+    assert store.finish(job_id, "run-b", JobStatus.SUCCEEDED, result=2)
+    assert to_api(store.get(job_id))["result"] == 2  # type: ignore[arg-type]
+
+
+def test_outcome_is_recorded_once(store: JobStore) -> None:
+    job_id = _queued(store)
+    store.claim(job_id, "run-a", "w1", take_over=False)
+    assert store.finish(job_id, "run-a", JobStatus.SUCCEEDED, result={"n": 1})
+    assert not store.finish(job_id, "run-a", JobStatus.FAILED, error="late")
+    assert store.claim(job_id, "run-c", "w1", take_over=True) is None
+    assert store.get(job_id)["status"] == "succeeded"  # type: ignore[index]
+
+
+def test_cancel_before_start_and_while_running(store: JobStore) -> None:
+    waiting, running = _queued(store), _queued(store)
+    assert store.cancel(waiting)["status"] == "cancelled"  # type: ignore[index]
+    assert store.claim(waiting, "r", "w", take_over=True) is None
+    store.claim(running, "r", "w", take_over=False)
+    asked = store.cancel(running)
+    assert asked is not None and asked["status"] == "running" and asked["cancel_requested"]
+    store.finish(running, "r", JobStatus.CANCELLED)
+    assert store.cancel(running) is None
+
+
+def test_reopen_only_failed_or_cancelled(store: JobStore) -> None:
+    job_id = _queued(store)
+    assert store.reopen(job_id) is None
+    store.cancel(job_id)
+    reopened = store.reopen(job_id)
+    assert reopened is not None and reopened["status"] == "pending" and reopened["attempts"] == 0
+    assert not reopened["cancel_requested"]
+
+
+def test_due_for_dispatch_finds_stranded_pending_and_due_retries(store: JobStore) -> None:
+    stranded = new_job("noop", {}, 5, 3)
+    stranded["updated_at"] = clock.now() - timedelta(seconds=60)
+    fresh = new_job("noop", {}, 5, 3)
+    store.insert_many([stranded, fresh])
+    retry = _queued(store)
+    store.claim(retry, "r", "w", take_over=False)
+    store.schedule_retry(retry, "r", "boom", 1, clock.now() - timedelta(seconds=1))
+    later = _queued(store)
+    store.claim(later, "r", "w", take_over=False)
+    store.schedule_retry(later, "r", "boom", 1, clock.now() + timedelta(hours=1))
+    due = {d["_id"] for d in store.due_for_dispatch(outbox_grace=5)}
+    assert due == {stranded["_id"], retry}
+
+
+def test_stale_running_jobs_are_found(store: JobStore) -> None:
+    job_id = _queued(store)
+    store.claim(job_id, "r", "w", take_over=False)
+    assert store.stale_running(stale_after=60) == []
+    store.jobs.update_one(
+        {"_id": job_id}, {"$set": {"heartbeat_at": clock.now() - timedelta(minutes=5)}}
+    )
+    assert [d["_id"] for d in store.stale_running(stale_after=60)] == [job_id]
+
+
+def test_list_pages_newest_first(store: JobStore) -> None:
+    ids = [_queued(store) for _ in range(5)]
+    page, cursor = store.page(None, None, 2, None)
+    assert [d["_id"] for d in page] == ids[::-1][:2] and cursor
+    rest, end = store.page(None, None, 10, cursor)
+    assert [d["_id"] for d in rest] == ids[::-1][2:] and end is None
+
+
+def test_counts_by_status_and_type(store: JobStore) -> None:
+    _queued(store)
+    _queued(store)
+    store.insert(new_job("sleep", {"seconds": 1}, 5, 3))
+    counts = {(c["status"], c["type"]): c["count"] for c in store.counts()}
+    assert counts == {("queued", "noop"): 2, ("pending", "sleep"): 1}

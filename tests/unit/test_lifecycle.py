@@ -1,0 +1,108 @@
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from services.core.config import Settings
+from services.core.jobs import lifecycle
+from services.core.jobs.context import JobContext, PermanentError
+from services.core.jobs.lifecycle import Outcome
+from services.core.jobs.registry import job_type
+from services.core.jobs.store import JobStore, new_job, to_api
+
+SETTINGS = Settings(retry_backoff_base=0.5, retry_backoff_max=2, heartbeat_interval=0.01)
+
+
+class Anything(BaseModel):
+    mode: str = "ok"
+
+
+@job_type("unit_probe", Anything)
+def probe(payload: Anything, ctx: JobContext) -> Any:
+    if payload.mode == "boom":
+        raise RuntimeError("boom")
+    if payload.mode == "permanent":
+        raise PermanentError("no use trying again")
+    if payload.mode == "not-json":
+        return object()
+    if payload.mode == "cancel-me":
+        ctx.cancel_requested.set()
+        ctx.raise_if_cancelled()
+    return {"attempt": ctx.attempt}
+
+
+def _job(
+    store: JobStore, mode: str = "ok", max_attempts: int = 3, type_: str = "unit_probe"
+) -> str:
+    doc = new_job(type_, {"mode": mode}, 5, max_attempts)
+    store.insert(doc)
+    return doc["_id"]
+
+
+def _run(store: JobStore, job_id: str, redelivered: bool = False) -> Outcome:
+    return lifecycle.run(job_id, store, SETTINGS, "unit:1", redelivered)
+
+
+def test_success_records_the_result(store: JobStore) -> None:
+    job_id = _job(store)
+    assert _run(store, job_id) is Outcome.SUCCEEDED
+    job = to_api(store.get(job_id))  # type: ignore[arg-type]
+    assert job["status"] == "succeeded" and job["result"] == {"attempt": 1}
+    assert job["finished_at"] and job["worker"] == "unit:1"
+    assert _run(store, job_id) is Outcome.SKIPPED  # a duplicate message does nothing
+
+
+def test_failure_schedules_a_retry_with_backoff(store: JobStore) -> None:
+    job_id = _job(store, "boom")
+    assert _run(store, job_id) is Outcome.RETRYING
+    doc = store.get(job_id)
+    assert doc["status"] == "retrying" and doc["errors"][0]["error"] == "RuntimeError: boom"
+    assert 0.2 <= (doc["retry_at"] - doc["updated_at"]).total_seconds() <= 0.6
+
+
+def test_exhausted_attempts_fail(store: JobStore) -> None:
+    job_id = _job(store, "boom", max_attempts=2)
+    assert _run(store, job_id) is Outcome.RETRYING
+    assert _run(store, job_id) is Outcome.FAILED
+    doc = store.get(job_id)
+    assert doc["status"] == "failed" and doc["attempts"] == 2 and len(doc["errors"]) == 2
+
+
+@pytest.mark.parametrize("mode", ["permanent", "not-json"])
+def test_permanent_errors_fail_at_once(store: JobStore, mode: str) -> None:
+    job_id = _job(store, mode)
+    assert _run(store, job_id) is Outcome.FAILED
+    assert store.get(job_id)["attempts"] == 1
+
+
+def test_cancel_while_running(store: JobStore) -> None:
+    job_id = _job(store, "cancel-me")
+    assert _run(store, job_id) is Outcome.CANCELLED
+    assert store.get(job_id)["status"] == "cancelled"
+
+
+def test_unknown_type_fails(store: JobStore) -> None:
+    job_id = _job(store, type_="gone_away")
+    assert _run(store, job_id) is Outcome.FAILED
+    assert "unknown job type" in store.get(job_id)["error"]
+
+
+def test_a_job_that_keeps_killing_workers_stops(store: JobStore) -> None:
+    job_id = _job(store, max_attempts=2)
+    store.claim(job_id, "r1", "dead:1", take_over=False)
+    store.claim(job_id, "r2", "dead:2", take_over=True)
+    assert _run(store, job_id, redelivered=True) is Outcome.FAILED
+    assert store.get(job_id)["error"] == "worker lost during every attempt"
+
+
+def test_late_outcome_of_a_superseded_run_is_dropped(store: JobStore, monkeypatch) -> None:
+    job_id = _job(store)
+    real_finish = store.finish
+
+    def taken_over_first(*args: Any, **kw: Any) -> bool:
+        store.claim(job_id, "other", "w2", take_over=True)
+        return real_finish(*args, **kw)
+
+    monkeypatch.setattr(store, "finish", taken_over_first)
+    assert _run(store, job_id) is Outcome.SUPERSEDED
+    assert store.get(job_id)["status"] == "running"

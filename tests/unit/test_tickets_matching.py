@@ -1,0 +1,163 @@
+"""Pure rules: eligibility, strategies, waiting order, holds, statistics."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.core.tickets import matching, stats
+from services.core.tickets.holds import new_hold, parse_hold
+from services.core.tickets.matching import Strategy
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def agent(id_, skills=(), status="available", free_voice=1, free_text=1, idle=0, active=0, total=0):
+    return {
+        "_id": id_,
+        "skills": list(skills),
+        "status": status,
+        "free_voice": free_voice,
+        "free_text": free_text,
+        "active_voice": active,
+        "active_text": active,
+        "assigned_total": total,
+        "last_freed_at": T0 + timedelta(seconds=idle),
+    }
+
+
+def ticket(id_, channel="voice", priority=5, age=0, skills=()):
+    return {
+        "_id": id_,
+        "channel": channel,
+        "priority": priority,
+        "rank": matching.channel_rank(channel),
+        "created_at": T0 + timedelta(seconds=age),
+        "skills": list(skills),
+    }
+
+
+def test_unknown_strategy_is_refused_by_name():
+    assert matching.parse_strategy("least_busy") is Strategy.LEAST_BUSY
+    with pytest.raises(ValueError, match="round_robin"):
+        matching.parse_strategy("round_robin")
+
+
+@pytest.mark.parametrize(
+    ("a", "channel", "skills", "eligible"),
+    [
+        (agent("a", ["en", "billing"]), "voice", ["en"], True),
+        (agent("a", ["en"]), "voice", ["en", "billing"], False),
+        (agent("a", []), "text", [], True),
+        (agent("a", ["en"], status="away"), "voice", ["en"], False),
+        (agent("a", ["en"], status="offline"), "voice", [], False),
+        (agent("a", ["en"], free_voice=0), "voice", ["en"], False),
+        (agent("a", ["en"], free_voice=0), "text", ["en"], True),
+    ],
+)
+def test_eligibility(a, channel, skills, eligible):
+    assert matching.is_eligible(a, channel, skills) is eligible
+
+
+def test_no_skills_means_no_skills_clause():
+    assert "skills" not in matching.eligible_filter("voice", [])
+    assert matching.eligible_filter("text", ["b", "a", "a"])["skills"] == {"$all": ["a", "b"]}
+
+
+def test_longest_idle_picks_the_agent_freed_longest_ago():
+    agents = [agent("a", idle=30), agent("b", idle=10), agent("c", idle=20)]
+    assert matching.best_agent(agents, "voice", [], Strategy.LONGEST_IDLE)["_id"] == "b"
+
+
+def test_least_busy_picks_fewest_active_then_fewest_assigned():
+    agents = [
+        agent("a", active=1, total=0),
+        agent("b", active=0, total=9),
+        agent("c", active=0, total=2),
+    ]
+    assert matching.best_agent(agents, "text", [], Strategy.LEAST_BUSY)["_id"] == "c"
+
+
+def test_best_agent_skips_ineligible_ones():
+    agents = [agent("a", idle=0, status="away"), agent("b", idle=5, skills=["en"])]
+    assert matching.best_agent(agents, "voice", ["en"], Strategy.LONGEST_IDLE)["_id"] == "b"
+    assert matching.best_agent(agents, "voice", ["fr"], Strategy.LONGEST_IDLE) is None
+
+
+def test_waiting_order_priority_then_voice_then_age():
+    tickets = [
+        ticket("old-text", "text", priority=5, age=0),
+        ticket("new-voice", "voice", priority=5, age=10),
+        ticket("urgent-text", "text", priority=9, age=20),
+        ticket("old-voice", "voice", priority=5, age=5),
+        ticket("low-voice", "voice", priority=1, age=0),
+    ]
+    ordered = [t["_id"] for t in sorted(tickets, key=matching.waiting_key)]
+    assert ordered == ["urgent-text", "old-voice", "new-voice", "old-text", "low-voice"]
+
+
+def test_best_ticket_for_an_agent_respects_its_skills_and_free_channels():
+    tickets = [
+        ticket("fr", "voice", priority=9, skills=["fr"]),
+        ticket("voice", "voice", priority=7, skills=["en"]),
+        ticket("text", "text", priority=8),
+    ]
+    assert matching.best_ticket(tickets, agent("a", ["en"]))["_id"] == "text"
+    assert matching.best_ticket(tickets, agent("a", ["en"], free_text=0))["_id"] == "voice"
+    assert matching.best_ticket(tickets, agent("a", [], free_text=0)) is None
+
+
+def test_servable_filter_excludes_skills_the_agent_lacks():
+    query = matching.servable_filter(["voice"], ["en"], ["en", "fr", "billing"])
+    assert query == {"channel": {"$in": ["voice"]}, "skills": {"$nin": ["billing", "fr"]}}
+    assert "skills" not in matching.servable_filter(["text"], ["en"], ["en"])
+
+
+def test_hold_round_trips_through_its_text():
+    hold = new_hold("t1", "text", T0)
+    again = parse_hold(str(hold))
+    assert again == hold
+    assert again.taken_at == T0
+    assert new_hold("t1", "text", T0) != hold  # a fresh token each time
+
+
+def test_percentiles_are_nearest_rank():
+    values = sorted(float(v) for v in range(1, 101))
+    assert stats.percentile(values, 0.5) == 50
+    assert stats.percentile(values, 0.9) == 90
+    assert stats.percentile(values, 0.99) == 99
+    assert stats.percentile([3.0], 0.99) == 3
+    assert stats.percentile([], 0.5) is None
+
+
+def test_summary_counts_the_queue_waits_and_occupancy():
+    now = T0 + timedelta(minutes=10)
+    queue = [ticket("w1", "voice", age=0), ticket("w2", "text", age=300)]
+    assigned = [
+        {"created_at": now - timedelta(seconds=10), "assigned_at": now - timedelta(seconds=8)},
+        {"created_at": now - timedelta(seconds=200), "assigned_at": now - timedelta(seconds=100)},
+    ]
+    agents = [
+        {
+            "status": "available",
+            "capacity_voice": 1,
+            "active_voice": 1,
+            "capacity_text": 3,
+            "active_text": 1,
+        },
+        {
+            "status": "offline",
+            "capacity_voice": 1,
+            "active_voice": 0,
+            "capacity_text": 3,
+            "active_text": 0,
+        },
+    ]
+    s = stats.summary(queue, assigned, agents, now, window_seconds=600)
+    assert s["waiting"] == {"voice": 1, "text": 1, "total": 2}
+    assert s["longest_wait_seconds"] == 600
+    assert s["time_to_assign_seconds"]["p50"] == 2
+    assert s["time_to_assign_seconds"]["p99"] == 100
+    assert s["assignments_per_minute"]["last_minute"] == 1
+    assert s["occupancy"]["voice"] == {"active": 1, "capacity": 1, "ratio": 1.0}
+    assert s["occupancy"]["text"]["ratio"] == round(1 / 3, 4)
+    assert s["agents"] == {"available": 1, "away": 0, "offline": 1}

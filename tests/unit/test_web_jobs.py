@@ -1,0 +1,204 @@
+"""The HTTP contract, with mongomock behind it and Celery's in-memory broker."""
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+from pymongo.errors import ServerSelectionTimeoutError
+
+from services.core.jobs import dispatch
+from services.core.jobs.store import JobStore
+from services.worker.tasks import run_job
+
+
+def _submit(client: FlaskClient, **body: object) -> dict:
+    reply = client.post("/jobs", json={"type": "noop", "payload": {}, **body})
+    assert reply.status_code == 202, reply.get_json()
+    return reply.get_json()
+
+
+def test_submit_is_accepted_queued_and_located(client: FlaskClient) -> None:
+    reply = client.post("/jobs", json={"type": "word_count", "payload": {"text": "a b a"}})
+    assert reply.status_code == 202
+    job = reply.get_json()
+    assert reply.headers["Location"] == f"/jobs/{job['id']}"
+    assert job["status"] == "queued" and job["priority"] == 5 and job["max_attempts"] == 3
+    assert client.get(f"/jobs/{job['id']}").get_json()["status"] == "queued"
+
+
+def test_eager_run_completes_the_job(client: FlaskClient, store: JobStore) -> None:
+    job = _submit(client, type="word_count", payload={"text": "a b a"})
+    assert run_job.apply(args=[job["id"]]).get() == "succeeded"
+    done = client.get(f"/jobs/{job['id']}").get_json()
+    assert done["status"] == "succeeded" and done["result"]["counts"] == {"a": 2, "b": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"type": "nope"}, "type", "unknown job type 'nope'; known: event, noop, sleep"),
+        ({"type": "sleep", "payload": {}}, "payload.seconds", "required"),
+        ({"type": "sleep", "payload": {"seconds": "x"}}, "payload.seconds", "number"),
+        ({"type": "noop", "priority": -1}, "priority", "greater than or equal to 0"),
+        ({"type": "noop", "max_attempts": 0}, "max_attempts", "greater than or equal to 1"),
+        ({"type": "noop", "colour": "red"}, "colour", "Extra inputs"),
+        ({"payload": {}}, "type", "required"),
+    ],
+)
+def test_invalid_jobs_name_the_field(
+    client: FlaskClient, body: dict, field: str, words: str
+) -> None:
+    reply = client.post("/jobs", json=body)
+    assert reply.status_code == 400
+    error = reply.get_json()
+    assert error["field"] == field and words in error["error"]
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[1]", b'{"type": NaN}', b"[" * 100_000])
+def test_malformed_bodies_are_400(client: FlaskClient, raw: bytes) -> None:
+    reply = client.post("/jobs", data=raw, content_type="application/json")
+    assert reply.status_code in (400, 413)
+    assert reply.get_json()["error"]
+
+
+def test_body_over_the_limit_is_413(client: FlaskClient) -> None:
+    body = json.dumps({"type": "word_count", "payload": {"text": "x" * 5000}})
+    reply = client.post("/jobs", data=body, content_type="application/json")
+    assert reply.status_code == 413
+    assert reply.get_json()["limit"] == 4096
+
+
+def test_idempotency_key(client: FlaskClient) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    first = client.post("/jobs", json={"type": "noop"}, headers=headers)
+    again = client.post("/jobs", json={"type": "noop"}, headers=headers)
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (
+        client.post(
+            "/jobs", json={"type": "sleep", "payload": {"seconds": 1}}, headers=headers
+        ).status_code
+        == 409
+    )
+    assert (
+        client.post("/jobs", json={"type": "noop"}, headers={"Idempotency-Key": ""}).status_code
+        == 400
+    )
+
+
+def test_batch_keeps_order_and_validates_each(client: FlaskClient) -> None:
+    reply = client.post(
+        "/jobs/batch",
+        json={"jobs": [{"type": "noop"}, {"type": "sleep", "payload": {"seconds": 0}}]},
+    )
+    assert reply.status_code == 202
+    assert [j["type"] for j in reply.get_json()["jobs"]] == ["noop", "sleep"]
+    bad = client.post("/jobs/batch", json={"jobs": [{"type": "noop"}, {"type": "nope"}]})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "jobs.1.type"
+
+
+def test_list_filters_and_pages(client: FlaskClient) -> None:
+    ids = [_submit(client)["id"] for _ in range(3)]
+    _submit(client, type="sleep", payload={"seconds": 0})
+    page = client.get("/jobs?type=noop&limit=2").get_json()
+    assert [j["id"] for j in page["items"]] == ids[::-1][:2]
+    rest = client.get(f"/jobs?type=noop&limit=2&cursor={page['next']}").get_json()
+    assert [j["id"] for j in rest["items"]] == ids[:1] and rest["next"] is None
+    assert client.get("/jobs?status=queued").get_json()["items"]
+    assert client.get("/jobs?status=nope").status_code == 400
+    assert client.get("/jobs?limit=abc").status_code == 400
+
+
+def test_cancel_and_retry_transitions(client: FlaskClient) -> None:
+    job = _submit(client)
+    assert client.post(f"/jobs/{job['id']}/retry").status_code == 409
+    assert client.post(f"/jobs/{job['id']}/cancel").get_json()["status"] == "cancelled"
+    assert client.post(f"/jobs/{job['id']}/cancel").status_code == 409
+    retried = client.post(f"/jobs/{job['id']}/retry")
+    assert retried.status_code == 202 and retried.get_json()["status"] == "queued"
+    assert client.post("/jobs/missing/cancel").status_code == 404
+    assert client.get("/jobs/missing").status_code == 404
+
+
+def test_json_round_trips_exactly(client: FlaskClient) -> None:
+    data = {"n": [[1, [2]]], "a.b": {"$x": 2**90}, "u": "🐢", "f": 1.5}
+    job = _submit(
+        client, type="event", payload={"user_id": 1, "event_type_id": 2, "event_data": data}
+    )
+    stored = client.get(f"/jobs/{job['id']}").get_json()
+    assert stored["payload"]["event_data"] == data
+
+
+def test_broker_down_is_503_and_nothing_is_left_behind(
+    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_a: object, **_k: object) -> None:
+        raise dispatch.BrokerUnavailable("connection refused")
+
+    monkeypatch.setattr(dispatch, "publish", refuse)
+    reply = client.post("/jobs", json={"type": "noop"})
+    assert reply.status_code == 503 and reply.headers["Retry-After"]
+    assert store.jobs.count_documents({}) == 0
+
+
+def test_database_down_is_503(
+    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_a: object, **_k: object) -> None:
+        raise ServerSelectionTimeoutError("no servers")
+
+    monkeypatch.setattr(JobStore, "get", down)
+    reply = client.get("/jobs/abc")
+    assert reply.status_code == 503 and "database" in reply.get_json()["error"]
+
+
+def test_compat_word_count_shapes(client: FlaskClient) -> None:
+    reply = client.post("/word-count", json={"url": "http://example.test/page"})
+    assert reply.status_code == 202
+    body = reply.get_json()
+    job_id = body["data"]["job_id"]
+    assert body["message"] == f"Scheduled Job: {job_id}" and body["data"]["status"] == "IN_PROGRESS"
+    fetched = client.get(f"/word-count?job_id={job_id}").get_json()
+    assert fetched == {
+        "success": True,
+        "message": f"Fetched Job: {job_id}",
+        "data": {"job_id": job_id, "status": "IN_PROGRESS"},
+    }
+    assert client.get("/word-count", json={"job_id": job_id}).status_code == 200
+    for bad in ({}, {"url": 5}, {"url": "not a url"}):
+        reply = client.post("/word-count", json=bad)
+        assert reply.status_code == 400 and reply.get_json()["success"] is False
+    assert client.get("/word-count").get_json()["success"] is False
+    assert client.get("/word-count?job_id=nope").status_code == 404
+
+
+def test_compat_event(client: FlaskClient, store: JobStore) -> None:
+    ok = client.post(
+        "/api/event/v1",
+        json={"user_id": 1, "priority": 2, "event_data": [1, [2]], "event_type_id": 4},
+    )
+    assert ok.status_code == 200
+    assert store.get(ok.get_json()["job_id"])["priority"] == 7
+    for bad in (
+        {"user_id": 1},
+        {"user_id": True, "priority": 1, "event_type_id": 1, "event_data": 1},
+    ):
+        reply = client.post("/api/event/v1", json=bad)
+        assert reply.status_code == 400 and reply.mimetype == "text/plain"
+
+
+def test_openapi_lists_the_job_endpoints(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    assert {
+        "/jobs",
+        "/jobs/batch",
+        "/jobs/{job_id}",
+        "/jobs/{job_id}/cancel",
+        "/jobs/{job_id}/retry",
+        "/stats",
+        "/health",
+        "/word-count",
+        "/api/event/v1",
+    } <= set(spec["paths"])
+    assert "JobRequest" in spec["components"]["schemas"]
+    assert client.get("/docs").status_code == 200
