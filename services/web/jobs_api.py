@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from services.core.config import settings
-from services.core.jobs.dispatch import dispatch
+from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore, default_store, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
@@ -98,10 +98,10 @@ def cancel_job(job_id: str) -> Response:
 @bp.post("/jobs/<job_id>/retry")
 def retry_job(job_id: str) -> Response:
     store = default_store()
-    doc = store.reopen(job_id)
+    doc = redispatch(store, job_id)
     if doc is None:
         current = _job_or_404(store, job_id)
         raise ApiError(
             409, f"only failed or cancelled jobs can be retried; this one is {current['status']}"
         )
-    return _accepted(dispatch(store, doc) or doc)
+    return _accepted(doc)

@@ -54,9 +54,13 @@ def test_reopen_only_failed_or_cancelled(store: JobStore) -> None:
     job_id = _queued(store)
     assert store.reopen(job_id) is None
     store.cancel(job_id)
-    reopened = store.reopen(job_id)
-    assert reopened is not None and reopened["status"] == "pending" and reopened["attempts"] == 0
-    assert not reopened["cancel_requested"]
+    before = store.reopen(job_id)
+    assert before is not None and before["status"] == "cancelled"
+    reopened = store.get(job_id)
+    assert reopened["status"] == "pending" and reopened["attempts"] == 0  # type: ignore[index]
+    assert not reopened["cancel_requested"]  # type: ignore[index]
+    store.undo_reopen(before)
+    assert store.get(job_id)["status"] == "cancelled"  # type: ignore[index]
 
 
 def test_due_for_dispatch_finds_stranded_pending_and_due_retries(store: JobStore) -> None:

@@ -141,6 +141,20 @@ def test_broker_down_is_503_and_nothing_is_left_behind(
     assert store.jobs.count_documents({}) == 0
 
 
+def test_retry_refused_by_the_broker_leaves_the_job_as_it_was(
+    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = _submit(client)
+    client.post(f"/jobs/{job['id']}/cancel")
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise dispatch.BrokerUnavailable("connection refused")
+
+    monkeypatch.setattr(dispatch, "publish", refuse)
+    assert client.post(f"/jobs/{job['id']}/retry").status_code == 503
+    assert store.get(job["id"])["status"] == "cancelled"
+
+
 def test_database_down_is_503(
     client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,6 +41,21 @@ def dispatch(store: JobStore, doc: Doc) -> Doc | None:
     return store.mark_queued(doc["_id"], was=doc["status"])
 
 
+def redispatch(store: JobStore, job_id: str) -> Doc | None:
+    """Send a failed or cancelled job round again; None when it is neither.
+
+    Raises BrokerUnavailable with the job put back as it was, so a 503 leaves nothing behind.
+    """
+    before = store.reopen(job_id)
+    if before is None:
+        return None
+    try:
+        return dispatch(store, {**before, "status": "pending"}) or store.get(job_id)
+    except BrokerUnavailable:
+        store.undo_reopen(before)
+        raise
+
+
 def dispatch_new(store: JobStore, docs: list[Doc]) -> datetime:
     """Publish freshly recorded jobs; on failure forget those not yet on the broker.
 

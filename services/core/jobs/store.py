@@ -210,8 +210,10 @@ class JobStore:
         )
 
     def reopen(self, job_id: str) -> Doc | None:
-        """A failed or cancelled job goes back to `pending` with a fresh set of attempts."""
-        t = clock.now()
+        """A failed or cancelled job goes back to `pending` with a fresh set of attempts.
+
+        Returns the job as it was before, so that `undo_reopen` can put it back.
+        """
         return self.jobs.find_one_and_update(
             {"_id": job_id, "status": _statuses(RETRYABLE_BY_HAND)},
             {
@@ -222,10 +224,17 @@ class JobStore:
                     "error": None,
                     "result": None,
                     "finished_at": None,
-                    "updated_at": t,
+                    "updated_at": clock.now(),
                 }
             },
-            return_document=_AFTER,
+        )
+
+    def undo_reopen(self, before: Doc) -> None:
+        """Put back a reopened job whose publish failed, unless a worker has it already."""
+        fields = ("status", "attempts", "cancel_requested", "error", "result", "finished_at")
+        self.jobs.update_one(
+            {"_id": before["_id"], "status": JobStatus.PENDING.value},
+            {"$set": {**{k: before.get(k) for k in fields}, "updated_at": clock.now()}},
         )
 
     # -- writes from the workers ------------------------------------------------------------------
