@@ -7,11 +7,13 @@ here=$(dirname "$0")
 : "${FLOWER_UPSTREAM:=flower:5555}"
 : "${MAX_BODY_BYTES:=1048576}"
 : "${NGINX_RUN_DIR:=/tmp/nginx}"
+# The local stack listens on loopback only; a container listens on every interface.
+: "${NGINX_LISTEN:=$HTTP_PORT}"
 : "${NGINX_TEMPLATE:=$here/switchboard.conf.template}"
-export HTTP_PORT WEB_UPSTREAM_SERVERS FLOWER_UPSTREAM MAX_BODY_BYTES NGINX_RUN_DIR
+export HTTP_PORT NGINX_LISTEN WEB_UPSTREAM_SERVERS FLOWER_UPSTREAM MAX_BODY_BYTES NGINX_RUN_DIR
 mkdir -p "$NGINX_RUN_DIR"
 conf="$NGINX_RUN_DIR/nginx.conf"
-envsubst '${HTTP_PORT} ${WEB_UPSTREAM_SERVERS} ${FLOWER_UPSTREAM} ${MAX_BODY_BYTES} ${NGINX_RUN_DIR}' \
+envsubst '${NGINX_LISTEN} ${WEB_UPSTREAM_SERVERS} ${FLOWER_UPSTREAM} ${MAX_BODY_BYTES} ${NGINX_RUN_DIR}' \
     < "$NGINX_TEMPLATE" > "$conf"
 if [ "${1:-}" = "test" ]; then
     exec nginx -t -q -p "$NGINX_RUN_DIR" -c "$conf"

@@ -61,6 +61,8 @@ class Settings:
     ticket_hold_grace: float = field(default_factory=lambda: _float("TICKET_HOLD_GRACE", 10.0))
     # The window of GET /tickets/stats for time to assign and assignments per minute.
     ticket_stats_window: float = field(default_factory=lambda: _float("TICKET_STATS_WINDOW", 900.0))
+    # Where web and Flower listen: every interface in a container, loopback in the local stack.
+    bind_host: str = field(default_factory=lambda: _str("BIND_HOST", "0.0.0.0"))
     web_port: int = field(default_factory=lambda: _int("WEB_PORT", 8000))
     web_workers: int = field(default_factory=lambda: _int("WEB_WORKERS", 2))
     web_reload: bool = field(default_factory=lambda: _str("WEB_RELOAD", "") not in ("", "0"))

@@ -13,6 +13,7 @@ args = [
     "-A",
     "services.core.celery_app",
     "flower",
+    f"--address={s.bind_host}",
     f"--port={s.flower_port}",
     "--url_prefix=flower",
     f"--broker_api={s.rabbitmq_management_url}",

@@ -69,6 +69,7 @@ def app_env(c: StackConfig) -> dict[str, str]:
         "RABBITMQ_MANAGEMENT_URL": c.management_url,
         "DATA_DIR": str(c.data_dir),
         "FLOWER_PORT": str(c.flower_port),
+        "BIND_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
         **c.extra_env,
     }
@@ -169,6 +170,7 @@ def programs(c: StackConfig) -> list[Program]:
     listed.append(Program("flower", [py, "-m", "services.flower"], env))
     nginx_env = {
         "HTTP_PORT": str(c.http_port),
+        "NGINX_LISTEN": f"127.0.0.1:{c.http_port}",
         "WEB_UPSTREAM_SERVERS": " ".join(f"server 127.0.0.1:{p};" for p in c.web_ports),
         "FLOWER_UPSTREAM": f"127.0.0.1:{c.flower_port}",
         "MAX_BODY_BYTES": env.get("MAX_BODY_BYTES", "1048576"),

@@ -3,7 +3,7 @@
 from services.core.config import settings
 
 _s = settings()
-bind = f"0.0.0.0:{_s.web_port}"
+bind = f"{_s.bind_host}:{_s.web_port}"
 workers = _s.web_workers
 # Threads overlap the waits on MongoDB and on publisher confirms.
 worker_class = "gthread"

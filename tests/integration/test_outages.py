@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from services.localstack.stack import LocalStack
@@ -56,3 +59,23 @@ def test_broker_down_gives_503_then_recovers(api: Api, stack: LocalStack) -> Non
         "a submit to be accepted",
     )
     api.wait_status(job["id"], "succeeded", timeout=120)
+
+
+def test_a_killed_process_is_restarted_and_the_rest_keep_serving(
+    api: Api, stack: LocalStack
+) -> None:
+    def pid_of(name: str) -> int:
+        return int(stack.ctl("pid", name).strip() or 0)
+
+    before = pid_of("web-1")
+    os.kill(before, signal.SIGKILL)
+    # Nginx routes around the dead replica while supervisord brings it back.
+    for _ in range(10):
+        assert api.get("/health").status == 200
+    wait_for(
+        lambda: pid_of("web-1") not in (0, before) and "RUNNING" in stack.ctl("status", "web-1"),
+        60,
+        "web-1 to be restarted",
+    )
+    job = api.submit("noop", {})
+    api.wait_status(job["id"], "succeeded")
