@@ -1,16 +1,5 @@
 """Entry point of a web replica: Gunicorn serving the Flask app."""
 
-import os
-import sys
+from services.core.process import exec_module
 
-os.execvp(
-    sys.executable,
-    [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:services.web.gunicorn_conf",
-        "services.web.wsgi:app",
-    ],
-)
+exec_module("gunicorn", "-c", "python:services.web.gunicorn_conf", "services.web.wsgi:app")

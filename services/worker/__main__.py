@@ -1,30 +1,16 @@
 """Entry point of a worker: a Celery worker on the job, ticket and maintenance queues."""
 
-import os
-import sys
-
 from services.core import queues
 from services.core.config import settings
+from services.core.process import exec_celery
 
 s = settings()
-os.execvp(
-    sys.executable,
-    [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "services.core.celery_app",
-        "worker",
-        "--queues",
-        ",".join(q.name for q in queues.work_queues),
-        "--hostname",
-        s.worker_name,
-        "--concurrency",
-        str(s.worker_concurrency),
-        "--loglevel",
-        s.log_level,
-        "--without-gossip",
-        "--without-mingle",
-    ],
+exec_celery(
+    "worker",
+    f"--queues={','.join(q.name for q in queues.work_queues)}",
+    f"--hostname={s.worker_name}",
+    f"--concurrency={s.worker_concurrency}",
+    f"--loglevel={s.log_level}",
+    "--without-gossip",
+    "--without-mingle",
 )
