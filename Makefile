@@ -13,7 +13,7 @@ ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
 AS_ME = --user "$$(id -u):$$(id -g)"
 
 .PHONY: help install run-prod down-prod build-prod logs run-dev down-dev build-dev test \
-	test-unit-dev test-functional-dev coverage-dev lint-dev format-dev
+	test-unit-dev test-functional-dev coverage-dev lint-dev format-dev bench drills simulate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -62,6 +62,14 @@ test: ## Run every test: unit, static and integration against real local service
 	@scripts/install.sh
 	$(PY) -m pytest tests -q
 
+bench: ## Benchmarks on a private local stack; writes docs/benchmarks.{md,json} and charts
+	@scripts/install.sh
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+drills: ## Fault drills under load (worker, RabbitMQ, database, web replica); writes docs/drills.md
+	@scripts/install.sh
+	$(PY) -m bench.drills $(DRILLS_ARGS)
+
 test-unit-dev: ## Run the unit tests alone (no services), in seconds
 ifeq ($(ENGINE),yes)
 	$(DEV) run --rm --no-deps $(AS_ME) web python -m pytest tests/unit -q
@@ -94,3 +102,17 @@ format-dev: ## Format the code with ruff
 	@scripts/install.sh --python-only
 	$(PY) -m ruff format services tests
 	$(PY) -m ruff check --fix services tests
+
+# The ticket simulator's options: `make simulate AGENTS=200 TICKETS=20000 RATE=40`.
+AGENTS ?= 50
+TICKETS ?= 2000
+RATE ?= 20
+HANDLE ?= 1-6
+DURATION ?= 600
+SKILLS ?= en,fr,de,billing,tech,sales
+BASE_URL ?= http://127.0.0.1:8080
+
+simulate: ## Drive the ticket API of a running stack and report (AGENTS TICKETS RATE HANDLE DURATION SKILLS)
+	@scripts/install.sh --python-only
+	$(PY) -m services.simulator --base-url $(BASE_URL) --agents $(AGENTS) --tickets $(TICKETS) \
+		--rate $(RATE) --handle $(HANDLE) --duration $(DURATION) --skills $(SKILLS)

@@ -46,7 +46,9 @@ def free_ports(count: int) -> list[int]:
     return found
 
 
-def bench_config(data_dir: Path, workers: int, env: dict[str, str]) -> StackConfig:
+def bench_config(
+    data_dir: Path, workers: int, env: dict[str, str], ferretdb: str = ""
+) -> StackConfig:
     http, web1, web2, flower, mongo, amqp, management, epmd = free_ports(8)
     return StackConfig(
         data_dir=data_dir,
@@ -62,20 +64,26 @@ def bench_config(data_dir: Path, workers: int, env: dict[str, str]) -> StackConf
         mongo_db="switchboard_bench",
         extra_env={**BASE_ENV, **env},
         quiet=True,
+        ferretdb=ferretdb,
     )
 
 
 @contextmanager
 def running_stack(
-    workers: int = 2, env: dict[str, str] | None = None, keep: bool = False
+    workers: int = 2, env: dict[str, str] | None = None, ferretdb: str = "", keep: bool = False
 ) -> Iterator[LocalStack]:
     """Start a whole stack, wait until it serves, and stop it (and its folder) afterwards."""
     data_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    stack = LocalStack(bench_config(data_dir, workers, env or {}))
+    # mkdtemp makes it 0700, but Nginx's workers run as `nobody` and buffer large request and
+    # response bodies to files under it: without this, a 250-job batch is answered 500.
+    data_dir.chmod(0o755)
+    stack = LocalStack(bench_config(data_dir, workers, env or {}, ferretdb))
     stack.start()
     try:
         if not stack.wait_healthy(240):
-            raise RuntimeError(f"stack not healthy; logs in {data_dir / 'logs'}\n" + stack.ctl("status"))
+            raise RuntimeError(
+                f"stack not healthy; logs in {data_dir / 'logs'}\n" + stack.ctl("status")
+            )
         yield stack
     finally:
         stack.stop()

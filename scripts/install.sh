@@ -27,6 +27,8 @@ need_apt=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need_apt+=(rabbitmq-server)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v envsubst >/dev/null || need_apt+=(gettext-base)
+# The HTTP load generator of `make bench`.
+command -v wrk >/dev/null || need_apt+=(wrk)
 if [ ${#need_apt[@]} -gt 0 ]; then
     say "apt packages: ${need_apt[*]}"
     apt-get update -q >/dev/null

@@ -54,7 +54,8 @@ def parse(argv: list[str]) -> tuple[str, Options, str | None]:
 
 def main(argv: list[str]) -> int:
     base_url, options, json_path = parse(argv)
-    console = Console()
+    # A fixed width when not on a terminal (make, CI, a log file), so columns are not cut.
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     try:
         client = Client(base_url)
     except NotLoopback as exc:

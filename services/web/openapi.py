@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from services.core.jobs import registry
 from services.core.jobs.submission import JobRequest
+from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 
 REF = "#/components/schemas/{model}"
 
@@ -49,6 +50,7 @@ def build() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], Literal["validation"]]] = [
         (JobRequest, "validation"),
         *((t.payload_model, "validation") for t in types),
+        *((m, "validation") for m in (AgentRequest, AgentPatch, TicketRequest)),
     ]
     _, defs = models_json_schema(models, ref_template=REF)
     schemas: dict[str, Any] = defs.get("$defs", {})
@@ -68,7 +70,7 @@ def build() -> dict[str, Any]:
             "next": {"type": ["string", "null"]},
         },
     }
-    return {
+    spec: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Switchboard",
@@ -157,4 +159,53 @@ def build() -> dict[str, Any]:
             },
         },
         "components": {"schemas": schemas},
+    }
+    spec["paths"].update(_ticket_paths(err))
+    return spec
+
+
+def _ticket_paths(err: dict[str, Any]) -> dict[str, Any]:
+    """Agents and tickets (services/web/tickets_api.py)."""
+    obj = {"type": "object"}
+    agent = _json(obj, "the agent; each channel shows capacity, active and free")
+    ticket = _json(obj, "the ticket")
+    listing = {"type": "object", "properties": {"items": {"type": "array"}, "next": {}}}
+    page = _json(listing, "a page")
+    agent_id, ticket_id = _param("agent_id", "path"), _param("ticket_id", "path")
+    limit = _param("limit", type="integer", minimum=1, maximum=500)
+    return {
+        "/agents": {
+            "post": _op(
+                "Add an agent", {"201": agent, "400": err, "503": err}, _ref("AgentRequest")
+            ),
+            "get": _op("List agents, oldest first", {"200": page, "400": err},
+                       params=[_param("status"), _param("cursor"), limit]),
+        },
+        "/agents/{agent_id}": {
+            "get": _op("Read an agent", {"200": agent, "404": err}, params=[agent_id]),
+            "patch": _op("Change status, skills, name or capacities",
+                         {"200": agent, "400": err, "404": err, "409": err},
+                         _ref("AgentPatch"), [agent_id]),
+        },
+        "/tickets": {
+            "post": _op("Submit a ticket: it waits, then goes to the best eligible agent",
+                        {"202": ticket, "400": err, "503": err}, _ref("TicketRequest")),
+            "get": _op("List tickets, newest first", {"200": page, "400": err},
+                       params=[_param("status"), _param("channel"), _param("agent_id"),
+                               _param("cursor"), limit]),
+        },
+        "/tickets/stats": {
+            "get": _op("Waiting per channel, longest wait, time to assign, assignments per "
+                       "minute, occupancy", {"200": _json(obj, "statistics")})
+        },
+        "/tickets/{ticket_id}": {"get": _op("Read a ticket", {"200": ticket, "404": err},
+                                            params=[ticket_id])},
+        "/tickets/{ticket_id}/complete": {
+            "post": _op("Complete an assigned ticket", {"200": ticket, "404": err, "409": err},
+                        params=[ticket_id])
+        },
+        "/tickets/{ticket_id}/cancel": {
+            "post": _op("Cancel a waiting or assigned ticket",
+                        {"200": ticket, "404": err, "409": err}, params=[ticket_id])
+        },
     }

@@ -177,7 +177,9 @@ def _end(ticket_id: str, becomes: TicketStatus) -> Response:
         raise ApiError(
             409, f"a {current['status']} ticket cannot be {verb}", ticket=ticket_to_api(current)
         )
-    if finished.released:
+    # With nothing waiting there is nothing to pull; a ticket queued after this check is matched
+    # by its own assignment, which runs after the capacity was given back.
+    if finished.released and store.has_waiting():
         dispatch.nudge_pull(finished.ticket["agent_id"])
     return jsonify(ticket_to_api(finished.ticket))
 

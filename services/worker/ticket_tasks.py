@@ -11,12 +11,15 @@ from pymongo.errors import ConnectionFailure
 from services.core.celery_app import app
 from services.core.config import settings
 from services.core.tickets import assignment, dispatch
+from services.core.tickets.candidates import Snapshot
 from services.core.tickets.matching import parse_strategy
 from services.core.tickets.store import default_store
 
 log = logging.getLogger(__name__)
 # A bad ASSIGNMENT_STRATEGY stops the worker at start rather than at the first ticket.
 STRATEGY = parse_strategy(settings().assignment_strategy)
+# Agents as this process last read them, to order candidates without a query per ticket.
+SNAPSHOT = Snapshot(max_age=0.25)
 # Pause before handing a message back while MongoDB is away, so it does not spin.
 REQUEUE_PAUSE = 1.0
 
@@ -30,7 +33,7 @@ def _requeue(what: str, exc: ConnectionFailure) -> Reject:
 @app.task(name=dispatch.ASSIGN_TICKET)
 def assign_ticket(ticket_id: str) -> str:
     try:
-        return assignment.assign(default_store(), ticket_id, STRATEGY).value
+        return assignment.assign(default_store(), ticket_id, STRATEGY, SNAPSHOT).value
     except ConnectionFailure as exc:
         raise _requeue(f"ticket {ticket_id}", exc) from exc
 

@@ -139,7 +139,7 @@ def test_lifecycle_conflicts_are_409(client, store, published):
     assert done.status_code == 200
     assert (done.json["status"], done.json["agent_id"]) == ("completed", agent["id"])
     assert done.json["completed_at"] is not None
-    assert published[-1] == (dispatch.AGENT_PULL, agent["id"])
+    assert published[-1] != (dispatch.AGENT_PULL, agent["id"])  # nothing waits: no pull
     again = client.post(f"/tickets/{ticket['id']}/cancel")
     assert again.status_code == 409
     assert again.json["ticket"]["status"] == "completed"
@@ -181,3 +181,16 @@ def test_a_broker_outage_is_503_and_leaves_no_ticket_to_serve(client, store, mon
     assert [t["status"] for t in store.tickets.find({})] == ["cancelled"]
     assert store.queue_entries() == []
     assert client.post("/agents", json=AGENT).status_code == 201  # the sweep will pull for it
+
+
+def test_completing_with_tickets_waiting_asks_the_agent_to_pull(client, store, published):
+    from services.core.tickets import assignment
+    from services.core.tickets.matching import Strategy
+
+    agent = client.post("/agents", json={**AGENT, "channels": {"text": {"capacity": 1}}}).json
+    first = client.post("/tickets", json={"channel": "text"}).json
+    assignment.assign(store, first["id"], Strategy.LONGEST_IDLE)
+    second = client.post("/tickets", json={"channel": "text"}).json
+    assert assignment.assign(store, second["id"], Strategy.LONGEST_IDLE).value == "waiting"
+    assert client.post(f"/tickets/{first['id']}/complete").status_code == 200
+    assert published[-1] == (dispatch.AGENT_PULL, agent["id"])

@@ -8,6 +8,7 @@ import pytest
 from services.core import clock
 from services.core.tickets import assignment, roster
 from services.core.tickets.assignment import Assigned
+from services.core.tickets.candidates import Snapshot
 from services.core.tickets.holds import new_hold, parse_hold
 from services.core.tickets.invariants import check
 from services.core.tickets.matching import Strategy
@@ -156,8 +157,8 @@ def test_a_ticket_taken_meanwhile_gives_the_reserved_capacity_back(store):
     aid = add_agent(store)
     tid = add_ticket(store)
     ticket = store.get_ticket(tid)
-    hold = store.reserve(aid, ticket)
-    assert hold is not None and store.get_agent(aid)["free_voice"] == 0
+    hold, _ = store.reserve(aid, ticket)
+    assert store.get_agent(aid)["free_voice"] == 0
     assignment.finish(store, tid, TicketStatus.CANCELLED)  # the customer hung up
     assert store.commit(ticket, aid, hold) is None
     assert store.release(aid, hold, finished=False)
@@ -176,7 +177,7 @@ def test_the_sweep_releases_a_reservation_left_by_a_dead_worker_and_voids_it(sto
     aid = add_agent(store)
     tid = add_ticket(store)
     ticket = store.get_ticket(tid)
-    hold = store.reserve(aid, ticket)  # ...and the worker dies here
+    hold, _ = store.reserve(aid, ticket)  # ...and the worker dies here
     assert check(*snapshot(store), settled=True) != []
     assert assignment.sweep(store, hold_grace=60).holds_released == 0  # too young to judge
     old = new_hold(tid, "voice", clock.now() - timedelta(seconds=120))
@@ -262,4 +263,34 @@ def test_ending_tickets_follows_the_state_machine(store):
     cancelled = assignment.finish(store, waiting, TicketStatus.CANCELLED)
     assert cancelled is not None and not cancelled.released
     assert store.queue_entries() == []
+    assert_invariants(store)
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_a_snapshot_orders_candidates_and_stale_entries_only_cost_a_retry(store):
+    clock_ = FakeClock()
+    snapshot = Snapshot(max_age=1.0, now=clock_)
+    idlest = add_agent(store, "idlest", idle_ago=100)
+    other = add_agent(store, "other", idle_ago=50)
+    first = add_ticket(store)
+    assert assignment.assign(store, first, Strategy.LONGEST_IDLE, snapshot) is Assigned.ASSIGNED
+    assert store.get_ticket(first)["agent_id"] == idlest
+    # Behind the snapshot's back, `other` goes away: the snapshot still offers it.
+    store.agents.update_one({"_id": other}, {"$set": {"status": "away"}})
+    second = add_ticket(store)
+    assert assignment.assign(store, second, Strategy.LONGEST_IDLE, snapshot) is Assigned.WAITING
+    assert store.get_agent(other)["holds"] == []
+    # Capacity freed elsewhere shows up once the snapshot is old enough to be read again.
+    assignment.finish(store, first, TicketStatus.COMPLETED)
+    assert assignment.assign(store, second, Strategy.LONGEST_IDLE, snapshot) is Assigned.WAITING
+    clock_.t = 2.0
+    assert assignment.assign(store, second, Strategy.LONGEST_IDLE, snapshot) is Assigned.ASSIGNED
+    assert store.get_ticket(second)["agent_id"] == idlest
     assert_invariants(store)

@@ -22,6 +22,7 @@ from enum import Enum
 
 from services.core import clock
 from services.core.tickets import matching
+from services.core.tickets.candidates import Snapshot
 from services.core.tickets.holds import Hold, parse_hold
 from services.core.tickets.matching import Strategy
 from services.core.tickets.states import CHANNELS, AgentStatus, TicketStatus, free_field
@@ -46,22 +47,36 @@ class Assigned(Enum):
     GONE = "gone"  # no longer waiting (taken, cancelled) or unknown
 
 
-def assign(store: TicketStore, ticket_id: str, strategy: Strategy) -> Assigned:
-    """Give a waiting ticket to the best eligible agent with free capacity, if there is one."""
+def assign(
+    store: TicketStore, ticket_id: str, strategy: Strategy, snapshot: Snapshot | None = None
+) -> Assigned:
+    """Give a waiting ticket to the best eligible agent with free capacity, if there is one.
+
+    With a `snapshot`, candidates come from it rather than from a query over every agent.
+    """
     for _ in range(ASSIGN_ROUNDS):
         ticket = store.get_ticket(ticket_id)
         if ticket is None or ticket["status"] != TicketStatus.WAITING:
             if ticket is not None:
                 store.dequeue(ticket_id)
             return Assigned.GONE
-        agents = store.eligible_agents(ticket["channel"], ticket["skills"], strategy, CANDIDATES)
+        channel, skills = ticket["channel"], ticket["skills"]
+        if snapshot is None:
+            agents = store.eligible_agents(channel, skills, strategy, CANDIDATES)
+        else:
+            agents = snapshot.candidates(store, channel, skills, strategy, CANDIDATES)
         if not agents:
             return Assigned.WAITING
         for agent in agents:
-            hold = store.reserve(agent["_id"], ticket)
-            if hold is None:
-                continue  # taken by someone else since the read: try the next best
-            if _commit(store, ticket, agent["_id"], hold):
+            reserved = store.reserve(agent["_id"], ticket)
+            if reserved is None:
+                # Taken by someone else since the read: try the next best.
+                if snapshot is not None:
+                    snapshot.refused(agent["_id"], channel)
+                continue
+            if snapshot is not None:
+                snapshot.took(agent["_id"], channel)
+            if _commit(store, ticket, agent["_id"], reserved[0]):
                 return Assigned.ASSIGNED
             break  # the ticket changed: read it again
     return Assigned.WAITING
@@ -80,39 +95,56 @@ def pull(store: TicketStore, agent_id: str) -> int:
     taken = 0
     agent = store.get_agent(agent_id)
     for _ in range(PULL_ROUNDS):
-        if agent is None or agent["status"] != AgentStatus.AVAILABLE:
+        if agent is None or not _free_channels(agent):
             break
-        channels = [c.value for c in CHANNELS if agent[free_field(c)] > 0]
-        if not channels:
-            break
-        progressed = False
-        for entry in store.servable(agent, channels, PULL_BATCH):
-            outcome = _try_entry(store, agent_id, entry)
-            if outcome is None:
+        entries = store.servable(agent, _free_channels(agent), PULL_BATCH, store.queued_skills())
+        changed = False
+        for entry in entries:
+            if entry["channel"] not in _free_channels(agent):
                 continue
-            progressed = True
-            taken += outcome
-            break
-        if not progressed:
-            break
-        agent = store.get_agent(agent_id)
+            tried = _try_entry(store, agent_id, entry)
+            if tried is None:
+                continue
+            changed = True
+            taken += tried.taken
+            agent = tried.agent
+            if agent is None or not _free_channels(agent):
+                break
+        if not changed:
+            break  # nothing this agent can take now
     return taken
 
 
-def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> int | None:
-    """1 assigned, 0 the agent could not take it now, None the entry was skipped."""
+def _free_channels(agent: Doc) -> list[str]:
+    if agent["status"] != AgentStatus.AVAILABLE:
+        return []
+    return [c.value for c in CHANNELS if agent[free_field(c)] > 0]
+
+
+@dataclass
+class _Tried:
+    taken: int
+    agent: Doc | None  # the agent as it now is, when known
+
+
+def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
+    """Try to give the entry's ticket to the agent; None when nothing changed."""
     ticket = store.get_ticket(entry["_id"])
     if ticket is None:
         if clock.now() - entry["created_at"] > ORPHAN_ENTRY_AGE:
             store.dequeue(entry["_id"])
+            return _Tried(0, store.get_agent(agent_id))
         return None
     if ticket["status"] != TicketStatus.WAITING:
         store.dequeue(entry["_id"])
-        return None
-    hold = store.reserve(agent_id, ticket)
-    if hold is None:
-        return 0  # the agent changed (capacity, status, skills): read it again
-    return 1 if _commit(store, ticket, agent_id, hold) else 0
+        return _Tried(0, store.get_agent(agent_id))
+    reserved = store.reserve(agent_id, ticket)
+    if reserved is None:
+        return _Tried(0, store.get_agent(agent_id))  # the agent changed: look again
+    hold, agent = reserved
+    if _commit(store, ticket, agent_id, hold):
+        return _Tried(1, agent)
+    return _Tried(0, store.get_agent(agent_id))
 
 
 @dataclass

@@ -169,21 +169,25 @@ class TicketStore:
             self.agents.find(query).sort(matching.agent_sort(strategy, channel)).limit(limit)
         )
 
-    def reserve(self, agent_id: str, ticket: Doc) -> Hold | None:
-        """Take one unit of the agent's capacity for the ticket, if the agent is still eligible."""
+    def reserve(self, agent_id: str, ticket: Doc) -> tuple[Hold, Doc] | None:
+        """Take one unit of the agent's capacity for the ticket, if the agent is still eligible.
+
+        The hold, and the agent as it is after the update.
+        """
         channel = ticket["channel"]
         t = clock.now()
         hold = new_hold(ticket["_id"], channel, t)
         query = {"_id": agent_id, **matching.eligible_filter(channel, ticket["skills"])}
-        taken = self.agents.update_one(
+        agent = self.agents.find_one_and_update(
             query,
             {
                 "$inc": {free_field(channel): -1, active_field(channel): 1, "assigned_total": 1},
                 "$push": {"holds": str(hold)},
                 "$set": {"updated_at": t},
             },
+            return_document=_AFTER,
         )
-        return hold if taken.modified_count == 1 else None
+        return None if agent is None else (hold, agent)
 
     def release(self, agent_id: str, hold: Hold, *, finished: bool) -> bool:
         """Give back the unit `hold` took; False when it was already given back.
@@ -299,12 +303,22 @@ class TicketStore:
     def dequeue(self, ticket_id: str) -> None:
         self.queue.delete_one({"_id": ticket_id})
 
+    def has_waiting(self) -> bool:
+        return self.queue.find_one({}, {"_id": 1}) is not None
+
     def queue_entries(self) -> list[Doc]:
         return list(self.queue.find({}).sort(matching.WAITING_SORT))
 
-    def servable(self, agent: Doc, channels: Sequence[str], limit: int) -> list[Doc]:
-        """The best few queue entries the agent could take, best first."""
-        known_skills = self.queue.distinct("skills")
+    def queued_skills(self) -> list[str]:
+        return list(self.queue.distinct("skills"))
+
+    def servable(
+        self, agent: Doc, channels: Sequence[str], limit: int, known_skills: Sequence[str]
+    ) -> list[Doc]:
+        """The best few queue entries the agent could take, best first.
+
+        `known_skills`: skills in the queue (`queued_skills`), possibly a little stale.
+        """
         query = matching.servable_filter(channels, agent["skills"], known_skills)
         entries = self.queue.find(query).sort(matching.WAITING_SORT).limit(limit)
         return [e for e in entries if matching.has_skills(agent["skills"], e["skills"])]

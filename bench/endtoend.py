@@ -1,0 +1,176 @@
+"""Benchmark 2: noop jobs from submission to `succeeded` in MongoDB, against bare Celery.
+
+Switchboard: N noop jobs posted through Nginx to /jobs/batch, run by the stack's 2 workers;
+the clock stops at the latest `finished_at` once all N are `succeeded`.
+Bare Celery: N no-op tasks published (confirmed) to a queue of their own on the same RabbitMQ and
+run by 2 `celery worker` processes of bench/bare_celery.py with the same concurrency; the clock
+stops when the queue has nothing left to deliver (at most the 2 tasks in hand remain, each a no-op).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import bare_celery, services
+from bench.http import post_ok
+from bench.stats import summary
+from services.core import queues
+from services.localstack.stack import LocalStack
+from services.localstack.topology import REPO
+
+BATCH = 250
+NOOP = {"type": "noop", "payload": {}}
+POLL = 0.25
+
+
+def wait_all_succeeded(stack: LocalStack, n: int, timeout: float) -> None:
+    """Until `n` jobs are `succeeded`.
+
+    Counting by status is a full scan on FerretDB, so it is only done once the broker has
+    nothing left to deliver; polling the count itself would slow down what it measures.
+    """
+    jobs = services.database(stack.config)["jobs"]
+    deadline = time.monotonic() + timeout
+    while True:
+        if services.ready_messages(stack.config, queues.JOBS) == 0:
+            done = jobs.count_documents({"status": "succeeded"})
+            if done >= n:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not all {n} jobs succeeded within {timeout:.0f}s")
+        time.sleep(POLL)
+
+
+def switchboard_run(stack: LocalStack, n: int, timeout: float) -> dict[str, Any]:
+    services.reset_jobs(stack.config)
+    jobs = services.database(stack.config)["jobs"]
+    start = time.time()
+    for offset in range(0, n, BATCH):
+        size = min(BATCH, n - offset)
+        post_ok(stack.config.base_url, "/jobs/batch", {"jobs": [NOOP] * size})
+    submitted = time.time() - start
+    wait_all_succeeded(stack, n, timeout)
+    last = jobs.find_one({"status": "succeeded"}, sort=[("finished_at", -1)])
+    assert last is not None
+    elapsed = last["finished_at"].timestamp() - start
+    return {"n": n, "seconds": elapsed, "jobs_per_s": n / elapsed, "submit_seconds": submitted}
+
+
+class BareWorkers:
+    """Two `celery worker` processes of the bare app, like the stack's two workers."""
+
+    def __init__(self, broker_url: str, count: int, concurrency: int = 1) -> None:
+        self.broker_url, self.count, self.concurrency = broker_url, count, concurrency
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> BareWorkers:
+        env = {**os.environ, "BENCH_BROKER_URL": self.broker_url, "PYTHONPATH": str(REPO)}
+        for i in range(self.count):
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "bench.bare_celery",
+                        "worker",
+                        "--concurrency",
+                        str(self.concurrency),
+                        "--hostname",
+                        f"bare-{i}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def wait_consuming(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        with bare_celery.app.connection_for_write() as conn:
+            # Declared here first, so the passive declares below never find it missing.
+            bare_celery.app.conf.task_queues[0].bind(conn.default_channel).declare()
+            while time.monotonic() < deadline:
+                _, _, consumers = conn.default_channel.queue_declare(
+                    bare_celery.QUEUE, passive=True
+                )
+                if consumers >= self.count:
+                    return
+                time.sleep(0.5)
+        raise TimeoutError("the bare Celery workers did not start consuming")
+
+
+def bare_run(broker_url: str, n: int, timeout: float) -> dict[str, Any]:
+    app = bare_celery.app
+    app.conf.broker_url = broker_url
+    start = time.time()
+    with app.producer_or_acquire() as producer:
+        for _ in range(n):
+            app.send_task("bench.noop", queue=bare_celery.QUEUE, producer=producer)
+    submitted = time.time() - start
+    deadline = time.monotonic() + timeout
+    with app.connection_for_write() as conn:
+        while True:
+            _, ready, _ = conn.default_channel.queue_declare(bare_celery.QUEUE, passive=True)
+            if ready == 0:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{ready} bare tasks still queued after {timeout:.0f}s")
+            time.sleep(0.01)
+    elapsed = time.time() - start
+    return {"n": n, "seconds": elapsed, "jobs_per_s": n / elapsed, "submit_seconds": submitted}
+
+
+def measure(stack: LocalStack, n: int, reps: int, timeout: float, log: Any) -> dict[str, Any]:
+    """Alternating runs of both, so any drift of the machine hits both alike."""
+    ours: list[dict[str, Any]] = []
+    bare: list[dict[str, Any]] = []
+    broker = stack.config.broker_url
+    bare_celery.app.conf.broker_url = broker
+    for rep in range(reps):
+        ours.append(switchboard_run(stack, n, timeout))
+        log(
+            f"e2e rep {rep + 1} switchboard: {ours[-1]['jobs_per_s']:.1f} jobs/s "
+            f"({ours[-1]['seconds']:.1f}s)"
+        )
+        with BareWorkers(broker, stack.config.workers) as workers:
+            workers.wait_consuming()
+            bare.append(bare_run(broker, n, timeout))
+        log(
+            f"e2e rep {rep + 1} bare celery: {bare[-1]['jobs_per_s']:.1f} jobs/s "
+            f"({bare[-1]['seconds']:.1f}s)"
+        )
+    services.reset_jobs(stack.config)
+    ours_rate = summary([r["jobs_per_s"] for r in ours])
+    bare_rate = summary([r["jobs_per_s"] for r in bare])
+    ratios = [o["jobs_per_s"] / b["jobs_per_s"] for o, b in zip(ours, bare, strict=True)]
+    return {
+        "n": n,
+        "workers": stack.config.workers,
+        "switchboard": {"jobs_per_s": ours_rate, "runs": ours},
+        "bare_celery": {"jobs_per_s": bare_rate, "runs": bare},
+        "ratio": summary(ratios),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
