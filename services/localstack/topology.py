@@ -120,6 +120,8 @@ def rabbitmq_program(c: StackConfig) -> Program:
         "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
         "RABBITMQ_PID_FILE": str(base / "pid"),
         "ERL_EPMD_PORT": str(c.epmd_port),
+        # Erlang writes a crash dump into its working directory, the repository, by default.
+        "ERL_CRASH_DUMP": str(base / "erl_crash.dump"),
     }
     return Program(
         "rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], env, priority=10, stop_wait=30
