@@ -16,7 +16,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench import services
+from bench import backends
 from bench.http import post_json
 from bench.stats import percentile, summary
 from services.core import queues
@@ -52,14 +52,14 @@ def _ticket(rng: random.Random) -> dict[str, Any]:
 
 
 def _reset(stack: LocalStack) -> None:
-    db = services.database(stack.config)
+    db = backends.database(stack.config)
     for name in ("agents", "tickets", "ticket_queue"):
         db[name].delete_many({})
 
 
 def _wait_tickets_queue_empty(stack: LocalStack, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while services.ready_messages(stack.config, queues.TICKETS) > 0:
+    while backends.ready_messages(stack.config, queues.TICKETS) > 0:
         if time.monotonic() > deadline:
             raise TimeoutError("the tickets queue did not drain")
         time.sleep(0.5)
@@ -80,7 +80,7 @@ def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
         sent = list(pool.map(lambda body: post_json(base, "/tickets", body), bodies))
     ids = [body["id"] for status, body in sent if status == 202]
-    coll = services.database(stack.config)["tickets"]
+    coll = backends.database(stack.config)["tickets"]
     deadline = time.monotonic() + timeout
     while coll.count_documents({"status": "waiting"}) > 0 and time.monotonic() < deadline:
         time.sleep(0.25)

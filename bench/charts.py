@@ -73,8 +73,14 @@ def endtoend_chart(e2e: dict[str, Any], machine: dict[str, Any], path: Path) -> 
 def priority_chart(prio: dict[str, Any], machine: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     runs = prio["runs"]
-    shares = [100 * r["backlog_done_before_last_high"] for r in runs]
-    ax.bar([f"run {i + 1}" for i in range(len(runs))], shares, color="#3b7dd8")
+    names = [f"run {i + 1}" for i in range(len(runs))]
+    xs = range(len(runs))
+    whole = [100 * r["backlog_done_before_last_high"] for r in runs]
+    waiting = [100 * r["waiting_backlog_done_before_last_high"] for r in runs]
+    ax.bar([x - 0.2 for x in xs], whole, 0.4, color="#bbbbbb", label="of the whole backlog")
+    ax.bar([x + 0.2 for x in xs], waiting, 0.4, color="#3b7dd8", label="of the backlog waiting")
+    ax.set_xticks(list(xs), names)
+    shares = whole + waiting
     ax.axhline(5, color="grey", linestyle=":", label="target: <= 5%")
     ax.set(
         title=f"Share of a {prio['backlog']}-job backlog finished before the last of "

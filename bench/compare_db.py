@@ -20,7 +20,7 @@ from bench.run import log
 from services.localstack.topology import REPO, default_ferretdb
 
 REPS = 3
-E2E_N = 500
+E2E_N = 300
 
 
 def measure(ferretdb: str) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def measure(ferretdb: str) -> dict[str, Any]:
         return {
             "ferretdb": ferretdb,
             "machine": machine.describe(ferretdb),
-            "submit": submit.measure(stack, (32,), 5, REPS, log)["table"],
+            "submit": submit.measure(stack, (8,), 5, REPS, log)["table"],
             "endtoend": endtoend.measure(stack, E2E_N, REPS, 900, log),
             "dbcost": dbcost.measure(stack, (100, 1000, 5000), log),
         }

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import services
+from bench import backends
 from services.core.jobs.store import new_job
 from services.localstack.stack import LocalStack
 
@@ -32,7 +32,7 @@ def _median_ms(op: Callable[[int], object], tries: int = TRIES) -> float:
 
 
 def one_size(stack: LocalStack, size: int) -> dict[str, Any]:
-    coll = services.database(stack.config)[COLLECTION]
+    coll = backends.database(stack.config)[COLLECTION]
     coll.drop()
     docs = [new_job("noop", {}, 5, 3) for _ in range(size)]
     coll.insert_many(docs)

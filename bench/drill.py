@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench import audit, services
+from bench import audit, backends
 from bench.faults import Fault
 from bench.load import Load
 from services.localstack.stack import LocalStack
@@ -15,11 +15,12 @@ from services.localstack.stack import LocalStack
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds of load before the fault, how long it lasts, and the load's total length."""
+    """Seconds of load before the fault, how long it lasts, and how long the load goes on after
+    the heal step returns (a heal can itself take seconds, e.g. a RabbitMQ start)."""
 
     before: float = 5.0
     outage: float = 5.0
-    total: float = 20.0
+    after: float = 15.0
     # Below what 2 workers finish per second on FerretDB, so the drain measures recovery only.
     rate: float = 10.0
     drain_timeout: float = 120.0
@@ -34,6 +35,8 @@ class JobKind:
     token_field: str
 
 
+# A bound on the load whatever happens; a drill normally stops it much earlier.
+MAX_LOAD_SECONDS = 300.0
 TALLY = JobKind("tally", {"seconds": 0.1}, "token")
 
 
@@ -45,7 +48,7 @@ def run(stack: LocalStack, fault: Fault, kind: JobKind, timing: Timing) -> dict[
         kind.payload,
         kind.token_field,
         rate=timing.rate,
-        seconds=timing.total,
+        seconds=MAX_LOAD_SECONDS,
     ).start()
     started = time.time()
     time.sleep(timing.before)
@@ -54,9 +57,10 @@ def run(stack: LocalStack, fault: Fault, kind: JobKind, timing: Timing) -> dict[
     time.sleep(timing.outage)
     fault.heal(stack)
     healed_at = time.time()
-    load.wait()
+    time.sleep(timing.after)
+    load.stop()
     outcome = audit.audit(
-        services.database(stack.config), load, since, healed_at, timing.drain_timeout
+        backends.database(stack.config), load, since, healed_at, timing.drain_timeout
     )
     return {
         "drill": fault.name,

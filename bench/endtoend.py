@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import bare_celery, services
+from bench import backends, bare_celery
 from bench.http import post_ok
 from bench.stats import summary
 from services.core import queues
@@ -34,10 +34,10 @@ def wait_all_succeeded(stack: LocalStack, n: int, timeout: float) -> None:
     Counting by status is a full scan on FerretDB, so it is only done once the broker has
     nothing left to deliver; polling the count itself would slow down what it measures.
     """
-    jobs = services.database(stack.config)["jobs"]
+    jobs = backends.database(stack.config)["jobs"]
     deadline = time.monotonic() + timeout
     while True:
-        if services.ready_messages(stack.config, queues.JOBS) == 0:
+        if backends.ready_messages(stack.config, queues.JOBS) == 0:
             done = jobs.count_documents({"status": "succeeded"})
             if done >= n:
                 return
@@ -47,8 +47,8 @@ def wait_all_succeeded(stack: LocalStack, n: int, timeout: float) -> None:
 
 
 def switchboard_run(stack: LocalStack, n: int, timeout: float) -> dict[str, Any]:
-    services.reset_jobs(stack.config)
-    jobs = services.database(stack.config)["jobs"]
+    backends.reset_jobs(stack.config)
+    jobs = backends.database(stack.config)["jobs"]
     start = time.time()
     for offset in range(0, n, BATCH):
         size = min(BATCH, n - offset)
@@ -109,7 +109,7 @@ class BareWorkers:
 
     def wait_consuming(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        with bare_celery.app.connection_for_write() as conn:
+        with bare_celery.app.connection_for_write(self.broker_url) as conn:
             # Declared here first, so the passive declares below never find it missing.
             bare_celery.app.conf.task_queues[0].bind(conn.default_channel).declare()
             while time.monotonic() < deadline:
@@ -124,14 +124,14 @@ class BareWorkers:
 
 def bare_run(broker_url: str, n: int, timeout: float) -> dict[str, Any]:
     app = bare_celery.app
-    app.conf.broker_url = broker_url
     start = time.time()
-    with app.producer_or_acquire() as producer:
+    # An explicit connection: the app's pooled one may still point at an earlier stack's broker.
+    with app.connection_for_write(broker_url) as conn, app.amqp.Producer(conn) as producer:
         for _ in range(n):
             app.send_task("bench.noop", queue=bare_celery.QUEUE, producer=producer)
     submitted = time.time() - start
     deadline = time.monotonic() + timeout
-    with app.connection_for_write() as conn:
+    with app.connection_for_write(broker_url) as conn:
         while True:
             _, ready, _ = conn.default_channel.queue_declare(bare_celery.QUEUE, passive=True)
             if ready == 0:
@@ -148,7 +148,6 @@ def measure(stack: LocalStack, n: int, reps: int, timeout: float, log: Any) -> d
     ours: list[dict[str, Any]] = []
     bare: list[dict[str, Any]] = []
     broker = stack.config.broker_url
-    bare_celery.app.conf.broker_url = broker
     for rep in range(reps):
         ours.append(switchboard_run(stack, n, timeout))
         log(
@@ -162,7 +161,7 @@ def measure(stack: LocalStack, n: int, reps: int, timeout: float, log: Any) -> d
             f"e2e rep {rep + 1} bare celery: {bare[-1]['jobs_per_s']:.1f} jobs/s "
             f"({bare[-1]['seconds']:.1f}s)"
         )
-    services.reset_jobs(stack.config)
+    backends.reset_jobs(stack.config)
     ours_rate = summary([r["jobs_per_s"] for r in ours])
     bare_rate = summary([r["jobs_per_s"] for r in bare])
     ratios = [o["jobs_per_s"] / b["jobs_per_s"] for o, b in zip(ours, bare, strict=True)]

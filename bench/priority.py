@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import services
+from bench import backends
 from bench.http import post_ok
 from bench.stats import summary
 from services.localstack.stack import LocalStack
@@ -22,9 +22,9 @@ HIGH = 5
 
 
 def one_run(stack: LocalStack, backlog: int, timeout: float) -> dict[str, Any]:
-    services.reset_jobs(stack.config)
+    backends.reset_jobs(stack.config)
     base = stack.config.base_url
-    jobs = services.database(stack.config)["jobs"]
+    jobs = backends.database(stack.config)["jobs"]
     low_job = {"type": "noop", "payload": {}, "priority": 0}
     for offset in range(0, backlog, BATCH):
         post_ok(base, "/jobs/batch", {"jobs": [low_job] * min(BATCH, backlog - offset)})
@@ -66,7 +66,7 @@ def measure(stack: LocalStack, backlog: int, reps: int, timeout: float, log: Any
             f"the backlog finished before the last high-priority job; waiting backlog "
             f"{runs[-1]['backlog_waiting_when_high_submitted']}"
         )
-    services.reset_jobs(stack.config)
+    backends.reset_jobs(stack.config)
     return {
         "backlog": backlog,
         "high": HIGH,

@@ -105,7 +105,9 @@ def write(results: dict[str, Any], out: Path) -> None:
     charts.priority_chart(results["priority"], m, out / "benchmarks-priority.png")
     charts.resources_chart(results["resources"], m, out / "benchmarks-resources.png")
     findings = FINDINGS.read_text() if FINDINGS.exists() else ""
-    (out / "benchmarks.md").write_text(report.render(results, findings))
+    compared = out / "benchmarks-ferretdb.json"
+    compare = json.loads(compared.read_text()) if compared.exists() else None
+    (out / "benchmarks.md").write_text(report.render(results, findings, compare))
     log(f"wrote {out / 'benchmarks.md'}, benchmarks.json and 4 charts")
 
 

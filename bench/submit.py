@@ -13,15 +13,17 @@ collection are emptied before every run so each starts alike.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from typing import Any
 
-from bench import services, wrk
+from bench import backends, wrk
 from bench.stats import summary
 from services.localstack.stack import LocalStack
 
 SCENARIOS = ("post_job", "post_invalid", "get_job")
 BATCH = 100
+SETTLE_MAX = 15.0
 
 
 def _one_job_path(base_url: str) -> str:
@@ -36,11 +38,14 @@ def _one_job_path(base_url: str) -> str:
 
 
 def _run(stack: LocalStack, scenario: str, connections: int, seconds: float) -> dict[str, Any]:
-    services.reset_jobs(stack.config)
+    backends.reset_jobs(stack.config)
     env = {"BENCH_BATCH": str(BATCH)}
     if scenario == "get_job":
         env["BENCH_JOB_PATH"] = _one_job_path(stack.config.base_url)
-    return wrk.run(scenario, stack.config.base_url, connections, seconds, env)
+    result = wrk.run(scenario, stack.config.base_url, connections, seconds, env)
+    # Requests wrk gave up on are still being served: let them end before the next run starts.
+    time.sleep(min(result["p99_ms"] / 1000 + 1.0, SETTLE_MAX))
+    return result
 
 
 def measure(
@@ -69,7 +74,7 @@ def measure(
                 f"submit rep {rep + 1} c={c} post_batch: {result['jobs_per_s']:.0f} jobs/s "
                 f"{result['statuses']}"
             )
-    services.reset_jobs(stack.config)
+    backends.reset_jobs(stack.config)
     return {"seconds_per_run": seconds, "batch_size": BATCH, "table": _table(runs), "runs": runs}
 
 

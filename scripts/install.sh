@@ -38,9 +38,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # FerretDB from the Go module proxy, built vendored in a scratch module: `go install` alone
-# cannot build it (it wants a generated version file), and the vendored copy takes our one patch,
-# scripts/ferretdb/serialize_writes.go, which makes conditional updates atomic as in MongoDB.
-FERRETDB_BUILD="serialized-writes-1"
+# cannot build it (it wants a generated version file), and the vendored copy takes our patches:
+# - scripts/ferretdb/serialize_writes.go makes each conditional update atomic, as in MongoDB;
+# - an `_id` equality is pushed down to SQLite even when the filter has other fields (FerretDB
+#   re-applies the whole filter in Go to the rows that come back), and the `_id` expression is
+#   written as its index is, so `{_id, status}` updates are index lookups, not full scans.
+FERRETDB_BUILD="serialized-writes-id-pushdown-2"
 build_ferretdb() {
     local version=$1 work pkg=github.com/FerretDB/FerretDB patch
     patch="$PWD/scripts/ferretdb/serialize_writes.go"
@@ -56,6 +59,13 @@ build_ferretdb() {
         sed -i 's/^\(\s*\)h.initCommands()$/&\n\1serializeWrites(h.commands)/' \
             "vendor/$pkg/internal/handler/handler.go" &&
         grep -q 'serializeWrites(h.commands)' "vendor/$pkg/internal/handler/handler.go" &&
+        sed -i 's/if params.Filter.Len() == 1 {/if params.Filter.Len() >= 1 {/' \
+            "vendor/$pkg/internal/backends/sqlite/collection.go" &&
+        grep -q 'Filter.Len() >= 1' "vendor/$pkg/internal/backends/sqlite/collection.go" &&
+        sed -i "s|IDColumn = DefaultColumn + \"->'\\\$._id'\"|IDColumn = DefaultColumn + \"->'_id'\"|" \
+            "vendor/$pkg/internal/backends/sqlite/metadata/metadata.go" &&
+        grep -q "IDColumn = DefaultColumn + \"->'_id'\"" \
+            "vendor/$pkg/internal/backends/sqlite/metadata/metadata.go" &&
         go build -mod=vendor -o "$TOOLS_DIR/bin/ferretdb" "$pkg/cmd/ferretdb"
     ) || { rm -rf "$work"; return 1; }
     rm -rf "$work"

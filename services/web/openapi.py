@@ -178,34 +178,61 @@ def _ticket_paths(err: dict[str, Any]) -> dict[str, Any]:
             "post": _op(
                 "Add an agent", {"201": agent, "400": err, "503": err}, _ref("AgentRequest")
             ),
-            "get": _op("List agents, oldest first", {"200": page, "400": err},
-                       params=[_param("status"), _param("cursor"), limit]),
+            "get": _op(
+                "List agents, oldest first",
+                {"200": page, "400": err},
+                params=[_param("status"), _param("cursor"), limit],
+            ),
         },
         "/agents/{agent_id}": {
             "get": _op("Read an agent", {"200": agent, "404": err}, params=[agent_id]),
-            "patch": _op("Change status, skills, name or capacities",
-                         {"200": agent, "400": err, "404": err, "409": err},
-                         _ref("AgentPatch"), [agent_id]),
+            "patch": _op(
+                "Change status, skills, name or capacities",
+                {"200": agent, "400": err, "404": err, "409": err},
+                _ref("AgentPatch"),
+                [agent_id],
+            ),
         },
         "/tickets": {
-            "post": _op("Submit a ticket: it waits, then goes to the best eligible agent",
-                        {"202": ticket, "400": err, "503": err}, _ref("TicketRequest")),
-            "get": _op("List tickets, newest first", {"200": page, "400": err},
-                       params=[_param("status"), _param("channel"), _param("agent_id"),
-                               _param("cursor"), limit]),
+            "post": _op(
+                "Submit a ticket: it waits, then goes to the best eligible agent",
+                {"202": ticket, "400": err, "503": err},
+                _ref("TicketRequest"),
+            ),
+            "get": _op(
+                "List tickets, newest first",
+                {"200": page, "400": err},
+                params=[
+                    _param("status"),
+                    _param("channel"),
+                    _param("agent_id"),
+                    _param("cursor"),
+                    limit,
+                ],
+            ),
         },
         "/tickets/stats": {
-            "get": _op("Waiting per channel, longest wait, time to assign, assignments per "
-                       "minute, occupancy", {"200": _json(obj, "statistics")})
+            "get": _op(
+                "Waiting per channel, longest wait, time to assign, assignments per "
+                "minute, occupancy",
+                {"200": _json(obj, "statistics")},
+            )
         },
-        "/tickets/{ticket_id}": {"get": _op("Read a ticket", {"200": ticket, "404": err},
-                                            params=[ticket_id])},
+        "/tickets/{ticket_id}": {
+            "get": _op("Read a ticket", {"200": ticket, "404": err}, params=[ticket_id])
+        },
         "/tickets/{ticket_id}/complete": {
-            "post": _op("Complete an assigned ticket", {"200": ticket, "404": err, "409": err},
-                        params=[ticket_id])
+            "post": _op(
+                "Complete an assigned ticket",
+                {"200": ticket, "404": err, "409": err},
+                params=[ticket_id],
+            )
         },
         "/tickets/{ticket_id}/cancel": {
-            "post": _op("Cancel a waiting or assigned ticket",
-                        {"200": ticket, "404": err, "409": err}, params=[ticket_id])
+            "post": _op(
+                "Cancel a waiting or assigned ticket",
+                {"200": ticket, "404": err, "409": err},
+                params=[ticket_id],
+            )
         },
     }

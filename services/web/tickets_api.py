@@ -130,7 +130,7 @@ def create_ticket() -> Response:
     except BrokerUnavailable:
         # The client is told 503 and will try again: this one must not be served twice. Only a
         # sweep that assigned it meanwhile keeps it, and then it is accepted after all.
-        if assignment.finish(store, doc["_id"], TicketStatus.CANCELLED) is not None:
+        if assignment.withdraw(store, doc["_id"]):
             raise
         doc = _ticket_or_404(store, doc["_id"])
     response = jsonify(ticket_to_api(doc))

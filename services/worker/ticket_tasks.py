@@ -11,7 +11,7 @@ from pymongo.errors import ConnectionFailure
 from services.core.celery_app import app
 from services.core.config import settings
 from services.core.tickets import assignment, dispatch
-from services.core.tickets.candidates import Snapshot
+from services.core.tickets.candidates import QueueSnapshot, Snapshot
 from services.core.tickets.matching import parse_strategy
 from services.core.tickets.store import default_store
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 STRATEGY = parse_strategy(settings().assignment_strategy)
 # Agents as this process last read them, to order candidates without a query per ticket.
 SNAPSHOT = Snapshot(max_age=0.25)
+QUEUE = QueueSnapshot(max_age=0.25)
 # Pause before handing a message back while MongoDB is away, so it does not spin.
 REQUEUE_PAUSE = 1.0
 
@@ -41,7 +42,7 @@ def assign_ticket(ticket_id: str) -> str:
 @app.task(name=dispatch.AGENT_PULL)
 def agent_pull(agent_id: str) -> int:
     try:
-        return assignment.pull(default_store(), agent_id)
+        return assignment.pull(default_store(), agent_id, QUEUE)
     except ConnectionFailure as exc:
         raise _requeue(f"pull for agent {agent_id}", exc) from exc
 

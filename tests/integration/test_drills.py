@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import drill, services
+from bench import backends, drill
 from bench.faults import FAULTS, Fault
 from services.localstack.stack import LocalStack
 from tests.integration.client import Api, wait_for
@@ -18,13 +18,13 @@ pytestmark = pytest.mark.integration
 
 # `echo` (tests/integration/jobtypes.py) returns its payload, so its token round-trips.
 ECHO = drill.JobKind("echo", {}, "value")
-SHORT = drill.Timing(before=1.5, outage=2.0, total=6.0, rate=10.0, drain_timeout=90.0)
+SHORT = drill.Timing(before=1.5, outage=2.0, after=3.0, rate=10.0, drain_timeout=90.0)
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 def test_drill_loses_nothing_and_records_once(fault: Fault, stack: LocalStack, api: Api) -> None:
     wait_for(lambda: api.get("/health").status == 200, 120, "a healthy stack before the drill")
-    services.purge_jobs_queue(stack.config)
+    backends.purge_jobs_queue(stack.config)
     outcome = drill.run(stack, fault, ECHO, SHORT)
     assert outcome["accepted"] > 0, outcome
     assert outcome["lost"] == 0, outcome

@@ -8,7 +8,7 @@ import pytest
 from services.core import clock
 from services.core.tickets import assignment, roster
 from services.core.tickets.assignment import Assigned
-from services.core.tickets.candidates import Snapshot
+from services.core.tickets.candidates import QueueSnapshot, Snapshot
 from services.core.tickets.holds import new_hold, parse_hold
 from services.core.tickets.invariants import check
 from services.core.tickets.matching import Strategy
@@ -218,7 +218,7 @@ def test_the_sweep_keeps_holds_of_assigned_tickets_and_drops_stale_queue_entries
             },
         }
     )
-    report = assignment.sweep(store, hold_grace=0)
+    report = assignment.sweep(store, hold_grace=-1)
     assert (report.holds_released, report.entries_dropped) == (0, 1)
     assert store.get_agent(aid)["active_voice"] == 1
     assert_invariants(store)
@@ -293,4 +293,19 @@ def test_a_snapshot_orders_candidates_and_stale_entries_only_cost_a_retry(store)
     clock_.t = 2.0
     assert assignment.assign(store, second, Strategy.LONGEST_IDLE, snapshot) is Assigned.ASSIGNED
     assert store.get_ticket(second)["agent_id"] == idlest
+    assert_invariants(store)
+
+
+def test_a_pull_from_a_queue_snapshot_skips_entries_whose_ticket_moved_on(store):
+    clock_ = FakeClock()
+    queue = QueueSnapshot(max_age=10.0, now=clock_)
+    aid = add_agent(store, voice=1, status="away")
+    gone = add_ticket(store, priority=9)
+    best = add_ticket(store, priority=5)
+    queue.servable(store, store.get_agent(aid), ["voice"], 10)  # read now, before the cancel
+    assignment.finish(store, gone, TicketStatus.CANCELLED)
+    roster.change(store, aid, AgentPatch(status="available"))
+    assert assignment.pull(store, aid, queue) == 1
+    assert store.get_ticket(best)["agent_id"] == aid
+    assert queue.servable(store, store.get_agent(aid), ["voice"], 10) == []
     assert_invariants(store)

@@ -161,3 +161,21 @@ def test_summary_counts_the_queue_waits_and_occupancy():
     assert s["occupancy"]["voice"] == {"active": 1, "capacity": 1, "ratio": 1.0}
     assert s["occupancy"]["text"]["ratio"] == round(1 / 3, 4)
     assert s["agents"] == {"available": 1, "away": 0, "offline": 1}
+
+
+def test_a_snapshot_read_that_takes_long_is_repeated_less_often():
+    from services.core.tickets.candidates import READ_COST_RATIO, _Timed
+
+    t = [0.0]
+    timed = _Timed(max_age=0.25, now=lambda: t[0])
+
+    def slow_read():
+        t[0] += 0.1  # the read itself takes 100 ms
+        return []
+
+    assert timed.due()
+    timed.read(slow_read)
+    t[0] += 1.0
+    assert not timed.due()  # 1 s < 20 x 100 ms
+    t[0] += READ_COST_RATIO * 0.1
+    assert timed.due()

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from services.core import clock
 from services.core.tickets import matching
-from services.core.tickets.candidates import Snapshot
+from services.core.tickets.candidates import QueueSnapshot, Snapshot
 from services.core.tickets.holds import Hold, parse_hold
 from services.core.tickets.matching import Strategy
 from services.core.tickets.states import CHANNELS, AgentStatus, TicketStatus, free_field
@@ -35,8 +35,10 @@ ASSIGN_ROUNDS = 5
 # Queue entries read per round of a pull, and rounds at most (contention can make rounds idle).
 PULL_BATCH = 20
 PULL_ROUNDS = 50
-# Queue entries the sweep checks for staleness per run.
-SWEEP_ENTRY_CHECKS = 200
+# How long one sweep reuses its read of the queue.
+SWEEP_QUEUE_AGE = 2.0
+# Queue entries the sweep checks for staleness per run (only a crash leaves stale ones).
+SWEEP_ENTRY_CHECKS = 50
 # A queue entry whose ticket never appeared (its request died) is dropped after this long.
 ORPHAN_ENTRY_AGE = timedelta(minutes=10)
 
@@ -90,19 +92,28 @@ def _commit(store: TicketStore, ticket: Doc, agent_id: str, hold: Hold) -> bool:
     return True
 
 
-def pull(store: TicketStore, agent_id: str) -> int:
-    """Fill the agent's free capacity with the best waiting tickets it may take; how many."""
+def pull(store: TicketStore, agent_id: str, queue: QueueSnapshot | None = None) -> int:
+    """Fill the agent's free capacity with the best waiting tickets it may take; how many.
+
+    With a `queue` snapshot, candidates come from it rather than from queries over the queue.
+    """
     taken = 0
     agent = store.get_agent(agent_id)
     for _ in range(PULL_ROUNDS):
         if agent is None or not _free_channels(agent):
             break
-        entries = store.servable(agent, _free_channels(agent), PULL_BATCH, store.queued_skills())
+        channels = _free_channels(agent)
+        if queue is None:
+            entries = store.servable(agent, channels, PULL_BATCH, store.queued_skills())
+        else:
+            entries = queue.servable(store, agent, channels, PULL_BATCH)
         changed = False
         for entry in entries:
             if entry["channel"] not in _free_channels(agent):
                 continue
             tried = _try_entry(store, agent_id, entry)
+            if queue is not None and (tried is None or tried.taken or tried.gone):
+                queue.drop(entry["_id"])
             if tried is None:
                 continue
             changed = True
@@ -125,6 +136,7 @@ def _free_channels(agent: Doc) -> list[str]:
 class _Tried:
     taken: int
     agent: Doc | None  # the agent as it now is, when known
+    gone: bool = False  # the ticket is no longer waiting
 
 
 def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
@@ -137,7 +149,7 @@ def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
         return None
     if ticket["status"] != TicketStatus.WAITING:
         store.dequeue(entry["_id"])
-        return _Tried(0, store.get_agent(agent_id))
+        return _Tried(0, store.get_agent(agent_id), gone=True)
     reserved = store.reserve(agent_id, ticket)
     if reserved is None:
         return _Tried(0, store.get_agent(agent_id))  # the agent changed: look again
@@ -145,6 +157,14 @@ def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
     if _commit(store, ticket, agent_id, hold):
         return _Tried(1, agent)
     return _Tried(0, store.get_agent(agent_id))
+
+
+def withdraw(store: TicketStore, ticket_id: str) -> bool:
+    """Cancel a ticket that is still waiting (its publish failed); False if it was assigned."""
+    if store.finish(ticket_id, TicketStatus.WAITING, TicketStatus.CANCELLED) is None:
+        return False
+    store.dequeue(ticket_id)
+    return True
 
 
 @dataclass
@@ -186,11 +206,13 @@ def sweep(store: TicketStore, hold_grace: float) -> SweepReport:
             hold = parse_hold(text)
             if hold.taken_at < cutoff and _repair_hold(store, agent["_id"], hold):
                 report.holds_released += 1
-    report.entries_dropped = _drop_stale_entries(store)
+    report.entries_dropped = _drop_stale_entries(store, cutoff)
     entries = store.queue_entries()
+    # One read of the queue serves every pull of this sweep.
+    queue = QueueSnapshot(max_age=SWEEP_QUEUE_AGE)
     for agent in store.agents_with_free_capacity():
         if matching.best_ticket(entries, agent) is not None:
-            report.assigned += pull(store, agent["_id"])
+            report.assigned += pull(store, agent["_id"], queue)
     return report
 
 
@@ -217,10 +239,11 @@ def _repair_hold(store: TicketStore, agent_id: str, hold: Hold) -> bool:
     return released
 
 
-def _drop_stale_entries(store: TicketStore) -> int:
+def _drop_stale_entries(store: TicketStore, cutoff: datetime) -> int:
     """Queue entries whose ticket has left `waiting` (the dequeue after it did not happen)."""
     dropped = 0
-    oldest = sorted(store.queue_entries(), key=lambda e: e["created_at"])[:SWEEP_ENTRY_CHECKS]
+    old = [e for e in store.queue_entries() if e["created_at"] < cutoff]
+    oldest = sorted(old, key=lambda e: e["created_at"])[:SWEEP_ENTRY_CHECKS]
     for entry in oldest:
         ticket = store.get_ticket(entry["_id"])
         stale = ticket is not None and ticket["status"] != TicketStatus.WAITING
