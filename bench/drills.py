@@ -36,8 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     with stackup.running_stack(workers=2, env=stackup.DRILL_ENV) as stack:
         log(f"stack up at {stack.config.base_url}")
         for fault in faults:
+            # The previous drill's fault may still be healing (RabbitMQ takes seconds to listen).
+            if not stack.wait_healthy(180):
+                raise RuntimeError(f"the stack did not recover before {fault.name}")
             backends.reset_jobs(stack.config)
-            stack.wait_healthy(120)
             log(f"{fault.name}: {fault.title}")
             row = drill.run(stack, fault, drill.TALLY, timing)
             log(f"{fault.name}: {_brief(row)}")

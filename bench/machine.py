@@ -7,6 +7,7 @@ import platform
 import shutil
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -38,7 +39,10 @@ def database_server(ferretdb: str = "") -> str:
         )
     except (OSError, subprocess.SubprocessError):
         version = "?"
-    return f"FerretDB {version} (SQLite backend)"
+    # scripts/install.sh records which patches its build carries beside the binary.
+    build = Path(binary + ".build")
+    patches = build.read_text().split()[-1] if build.exists() else "unknown build"
+    return f"FerretDB {version} (SQLite backend, {patches})"
 
 
 def describe(ferretdb: str = "") -> dict[str, Any]:

@@ -120,6 +120,9 @@ def rabbitmq_program(c: StackConfig) -> Program:
         "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
         "RABBITMQ_PID_FILE": str(base / "pid"),
         "ERL_EPMD_PORT": str(c.epmd_port),
+        # RabbitMQ's boot checks this port before it reads rabbitmq.conf, defaulting to
+        # 25672: without it a second stack fails to boot while another node holds that port.
+        "RABBITMQ_DIST_PORT": str(c.amqp_port + 20000),
         # Erlang writes a crash dump into its working directory, the repository, by default.
         "ERL_CRASH_DUMP": str(base / "erl_crash.dump"),
     }
