@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("alt", help="the other FerretDB binary")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args(argv)
+    # Stop cleanly (and take the stack down) on SIGTERM as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = {"stock": measure(default_ferretdb()), "alt": measure(args.alt)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "benchmarks-ferretdb.json").write_text(json.dumps(results, indent=2) + "\n")

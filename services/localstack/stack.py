@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -97,9 +96,11 @@ def run_in_foreground(stack: LocalStack, startup_timeout: float = 180) -> int:
     """Start the stack, report when it answers, and stop it all on Ctrl-C or SIGTERM."""
 
     def _stop(signum: int, _frame: object) -> None:
+        # Only pass the signal on: supervisord stops its programs in order and exits, and the
+        # main thread, waiting on it, then returns. (Waiting here too would deadlock with it.)
         print(f"\nSwitchboard: stopping ({signal.Signals(signum).name})…", flush=True)
-        stack.stop()
-        sys.exit(0)
+        if stack.process is not None and stack.process.poll() is None:
+            stack.process.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
@@ -111,7 +112,7 @@ def run_in_foreground(stack: LocalStack, startup_timeout: float = 180) -> int:
             f"docs {c.base_url}/docs  logs {c.data_dir / 'logs'}  (Ctrl-C stops it all)",
             flush=True,
         )
-    else:
+    elif stack.process is not None and stack.process.poll() is None:
         print(
             f"Switchboard: not healthy after {startup_timeout:.0f}s; see {c.data_dir / 'logs'}",
             flush=True,

@@ -155,6 +155,21 @@ def test_retry_refused_by_the_broker_leaves_the_job_as_it_was(
     assert store.get(job["id"])["status"] == "cancelled"
 
 
+def test_database_lost_after_the_publish_still_accepts_the_job(
+    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_a: object, **_k: object) -> None:
+        raise ServerSelectionTimeoutError("no servers")
+
+    monkeypatch.setattr(JobStore, "mark_many_queued", down)
+    reply = client.post("/jobs", json={"type": "noop"})
+    assert reply.status_code == 202
+    job = reply.get_json()
+    # The message is on the broker; the job runs from `pending` like any queued one.
+    assert job["status"] == "pending"
+    assert run_job.apply(args=[job["id"]]).get() == "succeeded"
+
+
 def test_database_down_is_503(
     client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

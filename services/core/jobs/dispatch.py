@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from kombu.exceptions import KombuError
+from pymongo.errors import ConnectionFailure
 
 from services.core import queues
 from services.core.celery_app import app
@@ -56,10 +57,12 @@ def redispatch(store: JobStore, job_id: str) -> Doc | None:
         raise
 
 
-def dispatch_new(store: JobStore, docs: list[Doc]) -> datetime:
+def dispatch_new(store: JobStore, docs: list[Doc]) -> datetime | None:
     """Publish freshly recorded jobs; on failure forget those not yet on the broker.
 
-    Returns the time they were marked queued.
+    Returns the time they were marked queued, or None when every job is on the broker but the
+    database went away before they could be marked: they stay `pending`, which workers start
+    like `queued`, so the jobs are accepted all the same rather than run behind a 503.
     """
     published: list[str] = []
     try:
@@ -70,7 +73,11 @@ def dispatch_new(store: JobStore, docs: list[Doc]) -> datetime:
         store.discard_unpublished([d["_id"] for d in docs[len(published) :]])
         store.mark_many_queued(published)
         raise
-    return store.mark_many_queued(published)
+    try:
+        return store.mark_many_queued(published)
+    except ConnectionFailure as exc:
+        log.warning("published jobs left pending, database unavailable: %s", exc)
+        return None
 
 
 def relay(store: JobStore, due: Iterable[Doc]) -> int:

@@ -81,8 +81,9 @@ def _record(job: JobRequest, default_attempts: int, idempotency_key: str | None 
 
 def _publish(store: JobStore, docs: list[Doc]) -> list[Doc]:
     queued_at = dispatch_new(store, docs)
-    for doc in docs:
-        doc.update(status="queued", queued_at=queued_at, updated_at=queued_at)
+    if queued_at is not None:
+        for doc in docs:
+            doc.update(status="queued", queued_at=queued_at, updated_at=queued_at)
     return docs
 
 
