@@ -8,11 +8,11 @@ an upper bound of what each type really needs.
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import psutil
 
+from services.core.ticker import Ticker
 from services.localstack.stack import LocalStack
 
 _STATUS = re.compile(r"^(\S+)\s+RUNNING\s+pid (\d+)", re.MULTILINE)
@@ -64,25 +64,22 @@ class PeakSampler:
     """Samples in the background while a load runs; keeps each type's largest total."""
 
     def __init__(self, stack: LocalStack, interval: float = 1.0) -> None:
-        self.stack, self.interval = stack, interval
+        self.stack = stack
         self.peak: dict[str, dict[str, float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self._ticker = Ticker(self._sample, interval, name="rss-sampler")
 
     def __enter__(self) -> PeakSampler:
-        self._thread.start()
+        self._ticker.__enter__()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def __exit__(self, *exc: object) -> None:
+        self._ticker.__exit__(*exc)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            for kind, now in sample(self.stack).items():
-                best = self.peak.get(kind)
-                if best is None or now["rss_mib"] > best["rss_mib"]:
-                    self.peak[kind] = now
+    def _sample(self) -> None:
+        for kind, now in sample(self.stack).items():
+            best = self.peak.get(kind)
+            if best is None or now["rss_mib"] > best["rss_mib"]:
+                self.peak[kind] = now
 
 
 def table(at_rest: dict[str, Any], under_load: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,19 +5,15 @@ Never the default ports of `make run-prod`, so a developer's own stack keeps run
 
 from __future__ import annotations
 
-import random
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from services.localstack.stack import LocalStack
+from services.localstack.stack import LocalStack, private_config
 from services.localstack.topology import StackConfig
 
-# The ports a developer's `make run-prod` uses, which a run must never take.
-RESERVED = {8080, 8001, 8002, 5555, 27017, 5672, 15672, 4369}
 # Quick clocks so a drill sees redelivery, relay and sweeps within seconds, as the tests do.
 DRILL_ENV = {
     "RETRY_BACKOFF_BASE": "0.2",
@@ -30,41 +26,11 @@ DRILL_ENV = {
 BASE_ENV = {"LOG_LEVEL": "WARNING", "SWITCHBOARD_JOB_MODULES": "bench.jobtypes"}
 
 
-def free_ports(count: int) -> list[int]:
-    """Free ports below 40000: RabbitMQ's distribution port is its AMQP port + 20000."""
-    found: list[int] = []
-    while len(found) < count:
-        port = random.randint(20000, 39999)
-        if port in found or port in RESERVED or port + 20000 in RESERVED:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        found.append(port)
-    return found
-
-
 def bench_config(
     data_dir: Path, workers: int, env: dict[str, str], ferretdb: str = ""
 ) -> StackConfig:
-    http, web1, web2, flower, mongo, amqp, management, epmd = free_ports(8)
-    return StackConfig(
-        data_dir=data_dir,
-        http_port=http,
-        web_ports=(web1, web2),
-        workers=workers,
-        flower_port=flower,
-        mongo_port=mongo,
-        amqp_port=amqp,
-        management_port=management,
-        epmd_port=epmd,
-        rabbitmq_node=f"sbbench{amqp}",
-        mongo_db="switchboard_bench",
-        extra_env={**BASE_ENV, **env},
-        quiet=True,
-        ferretdb=ferretdb,
+    return private_config(
+        data_dir, "bench", workers=workers, extra_env={**BASE_ENV, **env}, ferretdb=ferretdb
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,8 +12,47 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from services.localstack.topology import StackConfig, programs, rabbitmq_conf, supervisord_conf
+
+# The ports of a developer's `make run-prod`, which a private stack must never take.
+DEFAULT_PORTS = frozenset({8080, 8001, 8002, 5555, 27017, 5672, 15672, 4369})
+
+
+def free_ports(count: int) -> list[int]:
+    """Free ports below 40000: RabbitMQ's distribution port is its AMQP port + 20000."""
+    found: list[int] = []
+    while len(found) < count:
+        port = random.randint(20000, 39999)
+        if port in found or port in DEFAULT_PORTS or port + 20000 in DEFAULT_PORTS:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+    return found
+
+
+def private_config(data_dir: Path, name: str, **fields: Any) -> StackConfig:
+    """A whole stack of its own on free ports, for tests, benchmarks and drills."""
+    http, web1, web2, flower, mongo, amqp, management, epmd = free_ports(8)
+    return StackConfig(
+        data_dir=data_dir,
+        http_port=http,
+        web_ports=(web1, web2),
+        flower_port=flower,
+        mongo_port=mongo,
+        amqp_port=amqp,
+        management_port=management,
+        epmd_port=epmd,
+        rabbitmq_node=f"{name}{amqp}",
+        mongo_db=f"switchboard_{name}",
+        quiet=True,
+        **fields,
+    )
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

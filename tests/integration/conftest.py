@@ -3,8 +3,6 @@ two Gunicorn replicas behind Nginx, two Celery workers and beat, on free local p
 
 from __future__ import annotations
 
-import random
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +10,7 @@ import pytest
 from kombu import Connection
 
 from services.core import queues
-from services.localstack.stack import LocalStack
-from services.localstack.topology import StackConfig
+from services.localstack.stack import LocalStack, private_config
 from tests.integration.client import Api
 
 # Short clocks so retries, heartbeats and sweeps happen within a test.
@@ -29,39 +26,9 @@ TEST_ENV = {
 }
 
 
-def _free_ports(count: int) -> list[int]:
-    """Free ports below 40000: RabbitMQ's distribution port is its AMQP port + 20000."""
-    found: list[int] = []
-    while len(found) < count:
-        port = random.randint(20000, 39999)
-        with socket.socket() as sock:
-            if port in found or sock.connect_ex(("127.0.0.1", port)) == 0:
-                continue
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        found.append(port)
-    return found
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    http, web1, web2, flower, mongo, amqp, management, epmd = _free_ports(8)
-    config = StackConfig(
-        data_dir=Path(tmp_path_factory.mktemp("stack")),
-        http_port=http,
-        web_ports=(web1, web2),
-        flower_port=flower,
-        mongo_port=mongo,
-        amqp_port=amqp,
-        management_port=management,
-        epmd_port=epmd,
-        rabbitmq_node=f"sbtest{amqp}",
-        mongo_db="switchboard_test",
-        extra_env=TEST_ENV,
-        quiet=True,
-    )
+    config = private_config(Path(tmp_path_factory.mktemp("stack")), "test", extra_env=TEST_ENV)
     local = LocalStack(config)
     local.start()
     try:

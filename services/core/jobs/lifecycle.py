@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from enum import Enum
+from functools import partial
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from services.core.jobs import registry
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.states import JobStatus, backoff_delay
 from services.core.jobs.store import Doc, JobStore
+from services.core.ticker import Ticker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,7 +67,8 @@ def run(
         ctx.cancel_requested.set()
     try:
         payload = job_type.payload_model.model_validate(jsonfield.load(doc["payload"]))
-        with _Heartbeat(store, job_id, run_id, settings.heartbeat_interval, ctx.cancel_requested):
+        beat = partial(_heartbeat, store, job_id, run_id, ctx.cancel_requested)
+        with Ticker(beat, settings.heartbeat_interval, name=f"heartbeat-{job_id}"):
             ctx.raise_if_cancelled()
             result = job_type.handler(payload, ctx)
             ctx.raise_if_cancelled()
@@ -136,33 +139,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-class _Heartbeat:
-    """While the handler runs: mark the attempt alive and pass on a cancel request."""
-
-    def __init__(
-        self, store: JobStore, job_id: str, run_id: str, interval: float, cancel: threading.Event
-    ) -> None:
-        self._beat = lambda: store.heartbeat(job_id, run_id)
-        self._interval = interval
-        self._cancel = cancel
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job_id}", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                doc = self._beat()
-            except PyMongoError as exc:
-                log.warning("heartbeat skipped: %s", exc)
-                continue
-            # Lost the job to another attempt, or asked to cancel: either way, stop early.
-            if doc is None or doc.get("cancel_requested"):
-                self._cancel.set()
+def _heartbeat(store: JobStore, job_id: str, run_id: str, cancel: threading.Event) -> None:
+    """Mark the attempt alive, and pass on a cancel request to the handler."""
+    try:
+        doc = store.heartbeat(job_id, run_id)
+    except PyMongoError as exc:
+        log.warning("heartbeat skipped: %s", exc)
+        return
+    # Lost the job to another attempt, or asked to cancel: either way, stop early.
+    if doc is None or doc.get("cancel_requested"):
+        cancel.set()
