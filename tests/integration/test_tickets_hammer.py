@@ -233,7 +233,7 @@ def plant_crashes(api: Api, store: TicketStore, hammer: Hammer) -> list[dict[str
             api.call("PATCH", f"/agents/{agent['id']}", {"status": "available"})
             wait_for(
                 lambda t=ticket: api.get(f"/tickets/{t['id']}").json["status"] == "assigned",
-                30,
+                120,
                 "the planted ticket to be assigned",
             )
             store.finish(ticket["id"], TicketStatus.ASSIGNED, TicketStatus.COMPLETED)
@@ -257,14 +257,18 @@ def test_invariants_hold_under_load_races_and_crashes(
     for thread in racers:
         thread.start()
 
-    # Mid-stream: one worker dies without a chance to clean up, and crashes are planted.
-    wait_for(lambda: len(hammer.tickets) >= TICKETS // 3, 60, "a third of the tickets")
-    victim = extra_workers[0]
-    os.killpg(victim.pid, signal.SIGKILL)
-    victim.wait(10)
-    planted = plant_crashes(api, store, hammer)
-
-    producer.join(TICKETS / RATE + 60)
+    try:
+        # Mid-stream: one worker dies without a chance to clean up, and crashes are planted.
+        wait_for(lambda: len(hammer.tickets) >= TICKETS // 3, 60, "a third of the tickets")
+        victim = extra_workers[0]
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        planted = plant_crashes(api, store, hammer)
+        producer.join(TICKETS / RATE + 60)
+    except BaseException:
+        # Stop the racing threads too, so none outlives the test.
+        hammer.done.set()
+        raise
     # Stop shuffling, bring everyone back, and let the completers drain what is assigned.
     hammer.done.set()
     for thread in racers:
