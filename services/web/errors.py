@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify
 from pymongo.errors import ConnectionFailure
@@ -15,12 +15,28 @@ from services.core.jobs.submission import IdempotencyConflict, InvalidJob
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
+T = TypeVar("T")
 
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status, self.message, self.extra = status, message, extra
+
+
+def found(doc: T | None, what: str, key: str) -> T:
+    """The document, or a 404 naming what was looked for."""
+    if doc is None:
+        raise ApiError(404, f"no {what} with id {key!r}")
+    return doc
+
+
+def located(body: Any, status: int, location: str) -> Response:
+    """A 201 or 202 answer that says where the new resource lives."""
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Location"] = location
+    return response
 
 
 def error_response(status: int, message: str, **extra: Any) -> Response:

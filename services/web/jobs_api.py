@@ -9,7 +9,7 @@ from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore, default_store, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
-from services.web.errors import ApiError
+from services.web.errors import ApiError, found, located
 from services.web.parsing import int_arg, json_object
 
 bp = Blueprint("jobs", __name__)
@@ -19,19 +19,14 @@ IDEMPOTENCY_KEY_MAX = 255
 
 
 def _accepted(doc: Doc, replayed: bool = False) -> Response:
-    response = jsonify(to_api(doc))
-    response.status_code = 202
-    response.headers["Location"] = f"/jobs/{doc['_id']}"
+    response = located(to_api(doc), 202, f"/jobs/{doc['_id']}")
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
 def _job_or_404(store: JobStore, job_id: str) -> Doc:
-    doc = store.get(job_id)
-    if doc is None:
-        raise ApiError(404, f"no job with id {job_id!r}")
-    return doc
+    return found(store.get(job_id), "job", job_id)
 
 
 @bp.post("/jobs")

@@ -23,7 +23,7 @@ from services.core.tickets.store import (
     new_ticket,
     ticket_to_api,
 )
-from services.web.errors import ApiError
+from services.web.errors import ApiError, found, located
 from services.web.parsing import int_arg, json_object
 
 bp = Blueprint("tickets", __name__)
@@ -54,18 +54,8 @@ def _choice(name: str, allowed: type[Any]) -> str | None:
     return value
 
 
-def _agent_or_404(store: TicketStore, agent_id: str) -> Doc:
-    doc = store.get_agent(agent_id)
-    if doc is None:
-        raise ApiError(404, f"no agent with id {agent_id!r}")
-    return doc
-
-
 def _ticket_or_404(store: TicketStore, ticket_id: str) -> Doc:
-    doc = store.get_ticket(ticket_id)
-    if doc is None:
-        raise ApiError(404, f"no ticket with id {ticket_id!r}")
-    return doc
+    return found(store.get_ticket(ticket_id), "ticket", ticket_id)
 
 
 # -- agents ----------------------------------------------------------------------------------------
@@ -76,10 +66,7 @@ def create_agent() -> Response:
     doc = roster.create(default_store(), _validated(AgentRequest, json_object()))
     if doc["status"] == AgentStatus.AVAILABLE:
         dispatch.nudge_pull(doc["_id"])
-    response = jsonify(agent_to_api(doc))
-    response.status_code = 201
-    response.headers["Location"] = f"/agents/{doc['_id']}"
-    return response
+    return located(agent_to_api(doc), 201, f"/agents/{doc['_id']}")
 
 
 @bp.get("/agents")
@@ -94,7 +81,7 @@ def list_agents() -> Response:
 
 @bp.get("/agents/<agent_id>")
 def get_agent(agent_id: str) -> Response:
-    return jsonify(agent_to_api(_agent_or_404(default_store(), agent_id)))
+    return jsonify(agent_to_api(found(default_store().get_agent(agent_id), "agent", agent_id)))
 
 
 @bp.patch("/agents/<agent_id>")
@@ -108,9 +95,7 @@ def patch_agent(agent_id: str) -> Response:
         ) from exc
     except roster.AgentBusy as exc:
         raise ApiError(409, "the agent kept changing; try again") from exc
-    if changed is None:
-        raise ApiError(404, f"no agent with id {agent_id!r}")
-    doc, may_take_more = changed
+    doc, may_take_more = found(changed, "agent", agent_id)
     if may_take_more:
         dispatch.nudge_pull(agent_id)
     return jsonify(agent_to_api(doc))
@@ -133,10 +118,7 @@ def create_ticket() -> Response:
         if assignment.withdraw(store, doc["_id"]):
             raise
         doc = _ticket_or_404(store, doc["_id"])
-    response = jsonify(ticket_to_api(doc))
-    response.status_code = 202
-    response.headers["Location"] = f"/tickets/{doc['_id']}"
-    return response
+    return located(ticket_to_api(doc), 202, f"/tickets/{doc['_id']}")
 
 
 @bp.get("/tickets/stats")
