@@ -15,6 +15,7 @@ from typing import Any
 
 from bench import backends, drill, machine, stackup
 from bench.faults import FAULTS, by_name
+from services.localstack.stack import FAST_CLOCKS
 from services.localstack.topology import REPO
 
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     timing = drill.Timing(before=args.seconds / 4, outage=args.seconds / 4, after=args.seconds / 2)
     results: dict[str, Any] = {"machine": machine.describe(), "timing": timing.__dict__}
     rows = []
-    with stackup.running_stack(workers=2, env=stackup.DRILL_ENV) as stack:
+    with stackup.running_stack(workers=2, env=FAST_CLOCKS) as stack:
         log(f"stack up at {stack.config.base_url}")
         for fault in faults:
             # The previous drill's fault may still be healing (RabbitMQ takes seconds to listen).

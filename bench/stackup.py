@@ -14,15 +14,6 @@ from pathlib import Path
 from services.localstack.stack import LocalStack, private_config
 from services.localstack.topology import StackConfig
 
-# Quick clocks so a drill sees redelivery, relay and sweeps within seconds, as the tests do.
-DRILL_ENV = {
-    "RETRY_BACKOFF_BASE": "0.2",
-    "RETRY_BACKOFF_MAX": "1",
-    "HEARTBEAT_INTERVAL": "0.5",
-    "STALE_AFTER": "5",
-    "OUTBOX_GRACE": "2",
-    "SWEEP_INTERVAL": "2",
-}
 BASE_ENV = {"LOG_LEVEL": "WARNING", "SWITCHBOARD_JOB_MODULES": "bench.jobtypes"}
 
 

@@ -20,6 +20,18 @@ from services.localstack.topology import StackConfig, programs, rabbitmq_conf, s
 DEFAULT_PORTS = frozenset({8080, 8001, 8002, 5555, 27017, 5672, 15672, 4369})
 
 
+# Short clocks for private stacks, so retries, heartbeats, the relay and sweeps happen within a
+# test or a drill rather than within minutes.
+FAST_CLOCKS = {
+    "RETRY_BACKOFF_BASE": "0.2",
+    "RETRY_BACKOFF_MAX": "1",
+    "HEARTBEAT_INTERVAL": "0.5",
+    "STALE_AFTER": "5",
+    "OUTBOX_GRACE": "2",
+    "SWEEP_INTERVAL": "2",
+}
+
+
 def free_ports(count: int) -> list[int]:
     """Free ports below 40000: RabbitMQ's distribution port is its AMQP port + 20000."""
     found: list[int] = []

@@ -10,17 +10,11 @@ import pytest
 from kombu import Connection
 
 from services.core import queues
-from services.localstack.stack import LocalStack, private_config
+from services.localstack.stack import FAST_CLOCKS, LocalStack, private_config
 from tests.integration.client import Api
 
-# Short clocks so retries, heartbeats and sweeps happen within a test.
 TEST_ENV = {
-    "RETRY_BACKOFF_BASE": "0.2",
-    "RETRY_BACKOFF_MAX": "1",
-    "HEARTBEAT_INTERVAL": "0.5",
-    "STALE_AFTER": "5",
-    "OUTBOX_GRACE": "2",
-    "SWEEP_INTERVAL": "2",
+    **FAST_CLOCKS,
     "LOG_LEVEL": "WARNING",
     "SWITCHBOARD_JOB_MODULES": "tests.integration.jobtypes",
 }
