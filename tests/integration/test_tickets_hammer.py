@@ -220,7 +220,9 @@ def plant_crashes(api: Api, store: TicketStore, hammer: Hammer) -> list[dict[str
         )
         agent = reply.json
         planted.append(agent)
-        ticket = api.post("/tickets", {"channel": "voice", "skills": [own]}).json
+        # Priority 9: the planted agent may also take the hammer's tickets that ask for no
+        # skill, and by the waiting order a lower-priority ticket waits behind those.
+        ticket = api.post("/tickets", {"channel": "voice", "skills": [own], "priority": 9}).json
         with hammer.lock:
             hammer.tickets.append(ticket["id"])
         if case == "reserved-not-committed":
