@@ -114,7 +114,7 @@ def audit(
         "recorded_without_202": sum(1 for t in by_token if t and t not in told_ok),
         "client_errors": dict(sorted(errors.items())),
         "accept_recovery_s": None
-        if first_ok_after_heal is None
+        if first_ok_after_heal is None or healed_at is None
         else first_ok_after_heal - healed_at,
         "complete_recovery_s": (
             min(completions_after_heal) - healed_at

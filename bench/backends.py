@@ -1,13 +1,12 @@
-"""Reaching a stack's MongoDB and RabbitMQ directly: counts, purges and resets between runs."""
+"""Reaching a stack's MongoDB and RabbitMQ directly: queue depths, purges, resets between runs."""
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.parse
-import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
+from bson import ObjectId
 from kombu import Connection
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -16,22 +15,12 @@ from services.core import queues
 from services.localstack.topology import StackConfig
 
 
-def database(config: StackConfig) -> Database:
-    return MongoClient(config.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000)[
-        config.mongo_db
-    ]
-
-
-def queue_info(config: StackConfig, name: str) -> dict[str, Any]:
-    """The management API's view of a queue (its counters lag by a few seconds)."""
-    url = f"{config.management_url}queues/%2F/{urllib.parse.quote(name, safe='')}"
-    parts = urllib.parse.urlsplit(url)
-    request = urllib.request.Request(url.replace(f"{parts.username}:{parts.password}@", ""))
-    password_mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
-    password_mgr.add_password(None, request.full_url, parts.username, parts.password)
-    opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(password_mgr))
-    with opener.open(request, timeout=5) as response:
-        return dict(json.load(response))
+def database(config: StackConfig, timeout_ms: int | None = None) -> Database:
+    """The stack's database; `timeout_ms` bounds every operation (none by default)."""
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        config.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000, timeoutMS=timeout_ms
+    )
+    return client[config.mongo_db]
 
 
 def ready_messages(config: StackConfig, name: str) -> int:
@@ -47,14 +36,18 @@ def purge_jobs_queue(config: StackConfig) -> None:
             queue.bind(conn.default_channel).purge()
 
 
-def reset_jobs(config: StackConfig, settle: float = 1.0) -> None:
-    """An empty queue and an empty `jobs` collection (indexes kept), so runs start alike."""
+def marker() -> str:
+    """An `_id` at or below that of every job made from now on: ids begin with their second."""
+    return str(ObjectId.from_datetime(datetime.now(UTC)))
+
+
+def reset_jobs(config: StackConfig, since: str, settle: float = 1.0) -> None:
+    """Empty the jobs queue and delete the jobs made since `since` (a `marker()`).
+
+    Only those: the history seeded before them stays, so the next run meets the same database.
+    """
     purge_jobs_queue(config)
     time.sleep(settle)  # let the job each worker holds finish
     db = database(config)
-    db["jobs"].delete_many({})
+    db["jobs"].delete_many({"_id": {"$gte": since}})
     db["bench_executions"].delete_many({})
-
-
-def count_status(config: StackConfig, status: str) -> int:
-    return int(database(config)["jobs"].count_documents({"status": status}))

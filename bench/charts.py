@@ -10,13 +10,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.dbcost import OPERATIONS
 from bench.machine import caption
 
 LABELS = {
     "post_job": "POST /jobs (noop)",
     "post_invalid": "POST /jobs, invalid type (400, no DB write)",
+    "seed004": "seed 004's way (new AMQP connection per publish)",
     "get_job": "GET /jobs/<id>",
 }
+PASSES = (("empty", "-", "empty DB"), ("history", "--", "with history"))
 
 
 def _finish(fig: Any, machine: dict[str, Any], path: Path) -> None:
@@ -26,47 +29,77 @@ def _finish(fig: Any, machine: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _errorbar(ax: Any, xs: list[float], rows: list[dict[str, Any]], key: str, label: str) -> None:
-    med = [r[key]["median"] for r in rows]
-    low = [m - r[key]["min"] for m, r in zip(med, rows, strict=True)]
-    high = [r[key]["max"] - m for m, r in zip(med, rows, strict=True)]
-    ax.errorbar(xs, med, yerr=[low, high], marker="o", capsize=4, label=label)
-
-
-def submit_chart(submit: dict[str, Any], machine: dict[str, Any], path: Path) -> None:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for scenario, label in LABELS.items():
-        rows = [r for r in submit["table"] if r["scenario"] == scenario]
-        xs = [r["connections"] for r in rows]
-        _errorbar(left, xs, rows, "rps", label)
-        _errorbar(right, xs, rows, "p99_ms", label)
-    left.axhline(1000, color="grey", linestyle=":", label="target: 1,000 req/s")
+def submit_chart(
+    empty: dict[str, Any], history: dict[str, Any], machine: dict[str, Any], path: Path
+) -> None:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    colours = dict(zip(LABELS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    for key, style, name in PASSES:
+        table = {"empty": empty, "history": history}[key]["submit"]["table"]
+        for scenario, label in LABELS.items():
+            rows = [r for r in table if r["scenario"] == scenario]
+            xs = [r["connections"] for r in rows]
+            for ax, field in ((left, "rps"), (right, "p99_ms")):
+                ax.plot(
+                    xs,
+                    [r[field]["median"] for r in rows],
+                    style,
+                    marker="o",
+                    color=colours[scenario],
+                    label=f"{label}, {name}",
+                )
     left.set(
-        title="Requests/s through Nginx (median, min-max)",
+        title="Requests/s answered as meant (median of runs)",
         xlabel="connections",
         ylabel="requests/s",
         yscale="log",
     )
     right.set(title="p99 latency", xlabel="connections", ylabel="ms", yscale="log")
-    left.legend(fontsize=7)
+    left.legend(fontsize=6)
     _finish(fig, machine, path)
 
 
-def endtoend_chart(e2e: dict[str, Any], machine: dict[str, Any], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    names = ["Switchboard\n(state in MongoDB)", "bare Celery\n(no state)"]
-    data = [e2e["switchboard"]["jobs_per_s"], e2e["bare_celery"]["jobs_per_s"]]
-    med = [d["median"] for d in data]
-    err = [
-        [m - d["min"] for m, d in zip(med, data, strict=True)],
-        [d["max"] - m for m, d in zip(med, data, strict=True)],
-    ]
-    ax.bar(names, med, yerr=err, capsize=6, color=["#3b7dd8", "#999999"])
+def endtoend_chart(
+    empty: dict[str, Any], history: dict[str, Any], machine: dict[str, Any], path: Path
+) -> None:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    xs = range(len(PASSES))
+    for offset, system, colour in ((-0.2, "switchboard", "#3b7dd8"), (0.2, "bare_celery", "#999")):
+        data = [{"empty": empty, "history": history}[k]["endtoend"][system] for k, _, _ in PASSES]
+        med = [d["jobs_per_s"]["median"] or 0.0 for d in data]
+        err = [
+            [m - (d["jobs_per_s"]["min"] or 0.0) for m, d in zip(med, data, strict=True)],
+            [(d["jobs_per_s"]["max"] or 0.0) - m for m, d in zip(med, data, strict=True)],
+        ]
+        label = "Switchboard (state in MongoDB)" if system == "switchboard" else "bare Celery"
+        ax.bar([x + offset for x in xs], med, 0.4, yerr=err, capsize=5, color=colour, label=label)
+    ax.set_xticks(list(xs), [f"{name}\n({_jobs(p, empty, history)} jobs)" for p, _, name in PASSES])
+    e = empty["endtoend"]
+    ax.set(title=f"End to end: {e['n']} noop jobs, {e['workers']} workers", ylabel="jobs/s")
+    ax.legend()
+    _finish(fig, machine, path)
+
+
+def _jobs(key: str, empty: dict[str, Any], history: dict[str, Any]) -> str:
+    return f"{ ({'empty': empty, 'history': history}[key]['data']['jobs']):,}"
+
+
+def dbcost_chart(rows: list[dict[str, Any]], machine: dict[str, Any], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(9, 5))
+    xs = [r["history_jobs"] for r in rows]
+    for key, label in OPERATIONS.items():
+        # An operation that timed out leaves a gap in its line.
+        ys = [float("nan") if r[key] is None else r[key] for r in rows]
+        ax.plot(xs, ys, marker="o", label=label)
     ax.set(
-        title=f"End to end: {e2e['n']} noop jobs, {e2e['workers']} workers "
-        f"(ratio {100 * e2e['ratio']['median']:.0f}%)",
-        ylabel="jobs/s",
+        title="Cost per operation against finished jobs in the database (median)",
+        xlabel="finished jobs of history (agents and tickets in proportion)",
+        ylabel="ms",
+        yscale="log",
     )
+    # Symmetric log: the empty database (0) sits on the same axis as a million.
+    ax.set_xscale("symlog", linthresh=1000)
+    ax.legend(fontsize=7)
     _finish(fig, machine, path)
 
 

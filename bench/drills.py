@@ -1,6 +1,8 @@
-"""`make drills`: each fault under load on a private stack, audited; writes docs/drills.*.
+"""`make drills`: each fault under full load on one private stack whose database already holds a
+long history, audited; writes docs/drills.*.
 
-python -m bench.drills [--only NAME] [--seconds S] [--out DIR]
+python -m bench.drills [--only NAME] [--jobs N] [--clients N] [--history-jobs N] [--agents N]
+                       [--tickets N] [--outage S] [--out DIR]
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import backends, drill, machine, stackup
-from bench.faults import FAULTS, by_name
-from services.localstack.stack import FAST_CLOCKS
+from bench.faults import FAULTS, Fault, by_name
+from bench.history import seed_history
+from services.localstack.stack import FAST_CLOCKS, LocalStack
 from services.localstack.topology import REPO
 
 
@@ -26,102 +29,170 @@ def log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=[f.name for f in FAULTS], action="append")
-    parser.add_argument("--seconds", type=float, default=30.0, help="load per drill, heal aside")
+    parser.add_argument("--jobs", type=int, default=10_000, help="accepted jobs per drill")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent submitting clients")
+    parser.add_argument("--outage", type=float, default=5.0, help="seconds a service stays down")
+    parser.add_argument("--history-jobs", type=int, default=1_000_000)
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     faults = [by_name(n) for n in args.only] if args.only else list(FAULTS)
-    timing = drill.Timing(before=args.seconds / 4, outage=args.seconds / 4, after=args.seconds / 2)
-    results: dict[str, Any] = {"machine": machine.describe(), "timing": timing.__dict__}
-    rows = []
+    scale = drill.Scale(jobs=args.jobs, clients=args.clients, outage=args.outage)
+    history = {"jobs": args.history_jobs, "agents": args.agents, "tickets": args.tickets}
+    results: dict[str, Any] = {"machine": machine.describe(), "scale": scale.__dict__}
     with stackup.running_stack(workers=2, env=FAST_CLOCKS) as stack:
-        log(f"stack up at {stack.config.base_url}")
-        for fault in faults:
-            # The previous drill's fault may still be healing (RabbitMQ takes seconds to listen).
-            if not stack.wait_healthy(180):
-                raise RuntimeError(f"the stack did not recover before {fault.name}")
-            backends.reset_jobs(stack.config)
-            log(f"{fault.name}: {fault.title}")
-            row = drill.run(stack, fault, drill.TALLY, timing)
-            log(f"{fault.name}: {_brief(row)}")
-            rows.append(row)
-    results["drills"] = rows
+        log(f"stack up at {stack.config.base_url}; seeding history {history}")
+        results["history"] = seed(stack, history)
+        log(f"history seeded in {results['history']['seconds']:.0f} s")
+        results["drills"] = [run_one(stack, fault, scale) for fault in faults]
     write(results, args.out)
-    return 1 if any(r["lost"] or r["recorded_twice"] for r in rows) else 0
+    return 1 if any(r["lost"] or r["recorded_twice"] for r in results["drills"]) else 0
+
+
+def seed(stack: LocalStack, history: dict[str, int]) -> dict[str, Any]:
+    """The history, once for every drill: each drill audits only its own jobs, so the others'
+    finished jobs are simply more history to it."""
+    began = time.monotonic()
+    seed_history(backends.database(stack.config), **history)
+    return {**history, "seconds": round(time.monotonic() - began, 1)}
+
+
+def run_one(stack: LocalStack, fault: Fault, scale: drill.Scale) -> dict[str, Any]:
+    # The previous drill's fault may still be healing (RabbitMQ takes seconds to listen).
+    if not stack.wait_healthy(180):
+        raise RuntimeError(f"the stack did not recover before {fault.name}")
+    log(f"{fault.name}: {fault.title}")
+    row = drill.run(stack, fault, scale)
+    log(f"{fault.name}: {_brief(row)}")
+    return row
 
 
 def _brief(row: dict[str, Any]) -> str:
-    keys = ("accepted", "succeeded", "lost", "recorded_twice", "executed_again", "client_errors")
+    keys = (
+        "accepted", "refused", "client_errors", "lost", "recorded_twice", "executed_again",
+        "submit_rate_before_fault", "accepting_again_s", "submit_rate_back_s",
+        "completion_rate_back_s", "backlog_drained_s", "drain_wait_s", "audit_s",
+    )  # fmt: skip
     return ", ".join(f"{k}={row[k]}" for k in keys)
 
 
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
+def _cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
 
 
 def render(results: dict[str, Any]) -> str:
-    m, t = results["machine"], results["timing"]
+    m, s, h = results["machine"], results["scale"], results["history"]
     lines = [
         "# Fault drills",
         "",
-        "Generated by `make drills` (bench/drills.py); details in `docs/drills.json`. Each drill "
-        f"runs a client submitting `tally` jobs (0.1 s each) at {t['rate']:g}/s through Nginx, "
-        f"breaks one thing {t['before']:g} s in, heals it {t['outage']:g} s later, keeps the "
-        f"load on for {t['after']:g} s after the heal step returns, then waits up to "
-        f"{t['drain_timeout']:g} s for the accepted jobs to finish and audits MongoDB against "
-        "what the client was told.",
+        "Generated by `make drills` (bench/drills.py); details in `docs/drills.json`. One private "
+        f"stack (2 web replicas, 2 job workers) whose database is first seeded with "
+        f"{h['jobs']:,} finished jobs, {h['agents']:,} agents and {h['tickets']:,} finished "
+        f"tickets (bench/history.py, {h['seconds']:g} s). Each drill then runs {s['clients']} "
+        "concurrent clients submitting `tally` jobs (no work; each logs its executions) through "
+        f"Nginx, back to back, until {s['jobs']:,} have been accepted; once "
+        f"{s['fault_after']:.0%} are in, it breaks one thing, heals it {s['outage']:g} s later, "
+        f"then waits up to {s['drain_timeout']:g} s for every accepted job to finish and audits "
+        "the database against what the clients were told.",
         "",
         f"Machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu']}; {m['database']}; "
         f"{m['measured_at']}.",
         "",
-        "| drill | requests | accepted (202) | succeeded | **lost** | **recorded twice** | "
-        "executed again | recorded without a 202 | client errors by status | first 202 after "
-        "heal (s) | first completion after heal (s) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        "| drill | requests | accepted (202) | refused (503) | other client errors | "
+        "**lost** | **recorded twice** | executed again | recorded without a 202 | "
+        "submit rate before the fault (jobs/s) | completions before the fault (jobs/s) |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results["drills"]:
         errors = ", ".join(f"{k}: {v}" for k, v in r["client_errors"].items()) or "none"
         lines.append(
-            f"| {r['drill']} | {r['requests']} | {r['accepted']} | {r['succeeded']} | "
-            f"{r['lost']} | {r['recorded_twice']} | {r['executed_again']} | "
-            f"{r['recorded_without_202']} | {errors} | {_seconds(r['accept_recovery_s'])} | "
-            f"{_seconds(r['complete_recovery_s'])} |"
+            f"| {r['drill']} | {r['requests']:,} | {r['accepted']:,} | {r['refused']:,} | "
+            f"{errors} | {r['lost']} | {r['recorded_twice']} | {r['executed_again']} | "
+            f"{r['recorded_without_202']} | {_cell(r['submit_rate_before_fault'])} | "
+            f"{_cell(r['completion_rate_before_fault'])} |"
         )
-    lines += ["", DEFINITIONS.strip(), ""]
+    lines += [
+        "",
+        "Recovery, in seconds from the fault (the moment the break step returned; definitions "
+        "below):",
+        "",
+        "| drill | break step took | heal step done | accepting again | submit rate back | "
+        "completion rate back | backlog drained | drain wait after the load | audit |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results["drills"]:
+        lines.append(
+            f"| {r['drill']} | {_cell(r['break_step_s'])} | {_cell(r['healed_s'])} | "
+            f"{_cell(r['accepting_again_s'])} | {_cell(r['submit_rate_back_s'])} | "
+            f"{_cell(r['completion_rate_back_s'])} | {_cell(r['backlog_drained_s'])} | "
+            f"{_cell(r['drain_wait_s'])} | {_cell(r['audit_s'])} |"
+        )
+    lines += ["", DEFINITIONS.strip(), "", FINDINGS.strip(), ""]
     return "\n".join(lines)
 
 
 DEFINITIONS = """
 ## What the columns mean
 
-- **lost**: the client got a 202 with a job id, and the job is not `succeeded` after the drain
+- **lost**: a client got a 202 with a job id, and the job is not `succeeded` after the drain
   wait. Must be 0.
-- **recorded twice**: one request recorded as two jobs (two documents carry its token), or a
-  job whose recorded result names an attempt other than the job's last one (an outcome written
+- **recorded twice**: one request recorded as two jobs (two job ids executed with its token), or
+  a job whose recorded result names an attempt other than the job's last one (an outcome written
   by a superseded attempt). Must be 0.
 - **executed again**: the handler of the same job ran more than once (the `tally` type logs each
   execution in a side collection). Delivery is at-least-once, so a worker killed mid-job, or a
   broker that loses an unacknowledged delivery, causes this by design; the record stays single.
-- **recorded without a 202**: the client saw an error (or no answer) but the job exists and ran.
+- **recorded without a 202**: a client saw an error (or no answer) but the job exists and ran.
   A client that retries with an `Idempotency-Key` gets the same job back instead of a second.
-- **client errors**: status codes other than 202; `0` means no HTTP answer at all.
-- **first 202 / first completion after heal**: seconds from the moment the heal step returned
-  to the first accepted submission, and to the first job finishing.
+- **refused (503)**: the service said it could not take the job (a dependency is down); such a
+  client waits 0.2 s before its next request. **Other client errors**: any other status, or
+  `no answer` (with the exception) when the connection failed without an HTTP answer.
+- **submit rate / completions before the fault**: accepted submissions and finished jobs per
+  second from the end of the first second of load to the fault: the steady rate of the stack.
+- **the fault** is the moment the break step returned: the process is dead (`kill -9`), or
+  `supervisorctl stop` has returned. Every recovery time counts from it. **Break step took**: how
+  long that step ran (a stop waits for the program to exit; a kill first asks supervisord for its
+  process id). **Heal step done**: when supervisord had restarted the killed program, or
+  `supervisorctl start` returned (RabbitMQ's start returns once it listens).
+- **accepting again**: to the first 202 for a request sent after the fault.
+- **submit rate back / completion rate back**: to the start of the first whole second after the
+  fault with at least 80% of the rate before it (202s answered; jobs finished). 0 when the fault
+  never pulled it below that.
+- **backlog drained**: to the moment the last job accepted before the heal step returned had
+  finished: the work queued up to and through the outage is done.
+- **drain wait**: how long the audit waited, after the clients stopped, for the last accepted
+  job to finish. **audit**: how long the audit's reads took (one primary-key read per accepted
+  job plus the drill's execution ledger; never a query over the history).
 
-Short versions of the four drills run in `make test` (tests/integration/test_drills.py).
+How each drill keeps to its own jobs on a shared database: the clients remember the id of every
+accepted job, and the audit reads exactly those, by `_id`; jobs that ran without a 202 are found
+through the `tally` ledger, which is emptied before each drill and matched against the tokens
+the drill's clients sent.
 
-## What the drills showed (runs of 2026-11-23)
+Short versions of the four drills run in `make test` (tests/integration/test_drills.py), the same
+code on a small history with a few hundred jobs each.
+"""
+
+FINDINGS = """
+## What the drills showed
 
 - No drill lost an accepted job or recorded one twice.
-- Database stopped: a few requests (3 of ~300, in two runs out of three) were answered 503 yet
-  their job was recorded and ran. The likely path: the insert and the confirmed publish succeed,
-  then the move to `queued` fails because the database has just gone, and the error handler
-  answers 503. The job is safe (the worker's claim accepts `pending`), but a client that retries
-  without an `Idempotency-Key` gets a second job.
-- RabbitMQ stopped: submissions are refused with 503 while it is away (nothing half-accepted);
-  after `start` returns, the first 202 comes a few seconds later, once the web replicas reconnect.
-- Web replica killed: Nginx routes around it; at most one request in flight on the killed
-  replica fails (one 502 in one run, whose job had been recorded and ran).
+
+### The 502 when a web replica is killed
+
+When a replica dies with a request in flight, Nginx has already sent it the request; it does not
+resend a `POST` to the other replica (it cannot know whether the job was recorded, and
+`proxy_next_upstream` leaves out `non_idempotent` on purpose), so it answers that request itself
+with 502. nginx/switchboard.conf.template routes 502 and 504 to `@unavailable`
+(`error_page 502 504 @unavailable;`), whose JSON body and `Retry-After` do reach the client, but
+without `=` an `error_page` keeps the original status: the client sees **502** with the
+503's body. Reproduced with nginx 1.22.1 and an upstream that reads a request and closes the
+connection: `502 Bad Gateway` with `{"error": "no web replica is answering"}` and `Retry-After: 5`;
+with `error_page 502 504 =503 @unavailable;` the same request is answered `503`. The job of such a
+request may or may not have been recorded (in the 2026-11-23 run it had been, and it ran), so the
+client's safe move is the same as for any 503: retry with an `Idempotency-Key`.
 """
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from services.localstack.topology import default_ferretdb
+from services.localstack.topology import default_database
 
 
 def cpu_model() -> str:
@@ -26,26 +25,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def database_server(ferretdb: str = "") -> str:
-    """mongod when one is on PATH (the stack prefers it), else the FerretDB build in use."""
-    if shutil.which("mongod"):
-        return "MongoDB (mongod)"
-    binary = ferretdb or default_ferretdb()
+def database_server(database: str = "") -> str:
+    """Which MongoDB-wire server the stack runs, with its version."""
+    binary = database or default_database()
     try:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
-        version = next(
-            (ln.split(":", 1)[1].strip() for ln in out.stdout.splitlines() if "version" in ln),
-            "?",
-        )
-    except (OSError, subprocess.SubprocessError):
+        version = (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
         version = "?"
-    # scripts/install.sh records which patches its build carries beside the binary.
-    build = Path(binary + ".build")
-    patches = build.read_text().split()[-1] if build.exists() else "unknown build"
-    return f"FerretDB {version} (SQLite backend, {patches})"
+    return f"{Path(binary).name}: {version}"
 
 
-def describe(ferretdb: str = "") -> dict[str, Any]:
+def describe(database: str = "") -> dict[str, Any]:
     memory = psutil.virtual_memory().total
     return {
         "cores": os.cpu_count(),
@@ -53,7 +44,7 @@ def describe(ferretdb: str = "") -> dict[str, Any]:
         "cpu": cpu_model(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "database": database_server(ferretdb),
+        "database": database_server(database),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

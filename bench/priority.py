@@ -4,6 +4,7 @@ The backlog (priority 0, noop) is posted in batches, then HIGH jobs at priority 
 the share of the backlog that finished before the last high-priority job did (target <= 5%),
 the same share of only the backlog still waiting when the high ones arrived, and how long the
 high ones took from submission to `succeeded`. The rest of the backlog is purged, not waited for.
+Counts cover only the run's own jobs (`_id` from the run's start on), never the history.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ HIGH = 5
 
 
 def one_run(stack: LocalStack, backlog: int, timeout: float) -> dict[str, Any]:
-    backends.reset_jobs(stack.config)
+    since = backends.marker()
     base = stack.config.base_url
     jobs = backends.database(stack.config)["jobs"]
     low_job = {"type": "noop", "payload": {}, "priority": 0}
     for offset in range(0, backlog, BATCH):
         post_ok(base, "/jobs/batch", {"jobs": [low_job] * min(BATCH, backlog - offset)})
     high_at = datetime.now(UTC)
-    low_done_at_high = jobs.count_documents({"priority": 0, "status": "succeeded"})
+    low_done_at_high = jobs.count_documents(
+        {"_id": {"$gte": since}, "priority": 0, "status": "succeeded"}
+    )
     high = post_ok(base, "/jobs/batch", {"jobs": [{**low_job, "priority": 9}] * HIGH})["jobs"]
     high_ids = [j["id"] for j in high]
     deadline = time.monotonic() + timeout
@@ -41,12 +44,19 @@ def one_run(stack: LocalStack, backlog: int, timeout: float) -> dict[str, Any]:
         if time.monotonic() > deadline:
             raise TimeoutError(f"high-priority jobs not done within {timeout:.0f}s")
         time.sleep(0.2)
-    finished = [jobs.find_one({"_id": i}, {"finished_at": 1})["finished_at"] for i in high_ids]
+    docs = [jobs.find_one({"_id": i}, {"finished_at": 1}) for i in high_ids]
+    finished = [d["finished_at"] for d in docs if d is not None]
     last_high = max(finished)
     low_before = jobs.count_documents(
-        {"priority": 0, "status": "succeeded", "finished_at": {"$lte": last_high}}
+        {
+            "_id": {"$gte": since},
+            "priority": 0,
+            "status": "succeeded",
+            "finished_at": {"$lte": last_high},
+        }
     )
     waiting = backlog - low_done_at_high
+    backends.reset_jobs(stack.config, since)
     return {
         "backlog": backlog,
         "high": HIGH,
@@ -66,7 +76,6 @@ def measure(stack: LocalStack, backlog: int, reps: int, timeout: float, log: Any
             f"the backlog finished before the last high-priority job; waiting backlog "
             f"{runs[-1]['backlog_waiting_when_high_submitted']}"
         )
-    backends.reset_jobs(stack.config)
     return {
         "backlog": backlog,
         "high": HIGH,

@@ -18,23 +18,23 @@ BASE_ENV = {"LOG_LEVEL": "WARNING", "SWITCHBOARD_JOB_MODULES": "bench.jobtypes"}
 
 
 def bench_config(
-    data_dir: Path, workers: int, env: dict[str, str], ferretdb: str = ""
+    data_dir: Path, workers: int, env: dict[str, str], database: str = ""
 ) -> StackConfig:
     return private_config(
-        data_dir, "bench", workers=workers, extra_env={**BASE_ENV, **env}, ferretdb=ferretdb
+        data_dir, "bench", workers=workers, extra_env={**BASE_ENV, **env}, database=database
     )
 
 
 @contextmanager
 def running_stack(
-    workers: int = 2, env: dict[str, str] | None = None, ferretdb: str = "", keep: bool = False
+    workers: int = 2, env: dict[str, str] | None = None, database: str = "", keep: bool = False
 ) -> Iterator[LocalStack]:
     """Start a whole stack, wait until it serves, and stop it (and its folder) afterwards."""
     data_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
     # mkdtemp makes it 0700, but Nginx's workers run as `nobody` and buffer large request and
     # response bodies to files under it: without this, a 250-job batch is answered 500.
     data_dir.chmod(0o755)
-    stack = LocalStack(bench_config(data_dir, workers, env or {}, ferretdb))
+    stack = LocalStack(bench_config(data_dir, workers, env or {}, database))
     stack.start()
     try:
         if not stack.wait_healthy(240):

@@ -7,7 +7,16 @@ from datetime import timedelta
 from celery import Celery
 
 from services.core import queues
-from services.core.config import settings
+from services.core.config import Settings, settings
+
+
+def maintenance_intervals(s: Settings) -> dict[str, float]:
+    """Each periodic task of the `maintenance` queue, and how often beat sends it."""
+    return {
+        "dispatch_due": s.dispatch_interval,
+        "sweep_stale": s.sweep_interval,
+        "sweep_tickets": s.ticket_sweep_interval,
+    }
 
 
 def _make_app() -> Celery:
@@ -15,7 +24,11 @@ def _make_app() -> Celery:
     app = Celery(
         "switchboard",
         broker=s.broker_url,
-        include=["services.worker.tasks", "services.worker.ticket_tasks"],
+        include=[
+            "services.worker.tasks",
+            "services.worker.ticket_tasks",
+            "services.worker.maintenance_tasks",
+        ],
     )
     app.conf.update(
         task_queues=queues.all_queues,
@@ -46,32 +59,17 @@ def _make_app() -> Celery:
         worker_hijack_root_logger=False,
         task_routes={
             name: {"queue": queues.TICKETS}
-            for name in (
-                "switchboard.assign_ticket",
-                "switchboard.agent_pull",
-                "switchboard.sweep_tickets",
-            )
+            for name in ("switchboard.assign_ticket", "switchboard.agent_pull")
         },
+        # Maintenance has a queue and a worker of its own, so it never takes capacity from jobs
+        # or tickets; a tick not started within its interval is dropped, not run late.
         beat_schedule={
-            "dispatch-due": {
-                "task": "switchboard.dispatch_due",
-                "schedule": timedelta(seconds=s.dispatch_interval),
-                "options": {"queue": queues.MAINTENANCE, "expires": s.dispatch_interval * 5},
-            },
-            "sweep-stale": {
-                "task": "switchboard.sweep_stale",
-                "schedule": timedelta(seconds=s.sweep_interval),
-                "options": {"queue": queues.MAINTENANCE, "expires": s.sweep_interval * 5},
-            },
-            "sweep-tickets": {
-                "task": "switchboard.sweep_tickets",
-                "schedule": timedelta(seconds=s.ticket_sweep_interval),
-                "options": {
-                    "queue": queues.TICKETS,
-                    "priority": queues.MAX_PRIORITY,
-                    "expires": s.ticket_sweep_interval,
-                },
-            },
+            name.replace("_", "-"): {
+                "task": f"switchboard.{name}",
+                "schedule": timedelta(seconds=interval),
+                "options": {"queue": queues.MAINTENANCE, "expires": interval},
+            }
+            for name, interval in maintenance_intervals(s).items()
         },
     )
     return app

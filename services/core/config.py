@@ -69,8 +69,30 @@ class Settings:
     # Celery node name; %h is the host name, so replicas in containers differ by themselves.
     worker_name: str = field(default_factory=lambda: _str("WORKER_NAME", "worker@%h"))
     worker_concurrency: int = field(default_factory=lambda: _int("WORKER_CONCURRENCY", 1))
+    # The queues a worker consumes: job and ticket workers by default; the maintenance worker
+    # is started with WORKER_QUEUES=maintenance.
+    worker_queues: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            q.strip() for q in _str("WORKER_QUEUES", "jobs,tickets").split(",") if q.strip()
+        )
+    )
     flower_port: int = field(default_factory=lambda: _int("FLOWER_PORT", 5555))
     flower_basic_auth: str = field(default_factory=lambda: _str("FLOWER_BASIC_AUTH", ""))
+    # Outbound fetches (word_count URLs, later callbacks): limits, and hosts exempt from the
+    # private-address refusal (comma-separated), for an operator's own intranet sources.
+    fetch_allow_hosts: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            h.strip().lower() for h in _str("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
+        )
+    )
+    fetch_connect_timeout: float = field(
+        default_factory=lambda: _float("FETCH_CONNECT_TIMEOUT", 5.0)
+    )
+    fetch_total_timeout: float = field(default_factory=lambda: _float("FETCH_TOTAL_TIMEOUT", 15.0))
+    fetch_max_bytes: int = field(default_factory=lambda: _int("FETCH_MAX_BYTES", 5 * 1024 * 1024))
+    # Group commit on the web replicas: submits that arrive together share one insert, one
+    # pipelined confirmed publish and one status write; at most this many jobs per group.
+    submit_group_max: int = field(default_factory=lambda: _int("SUBMIT_GROUP_MAX", 500))
     data_dir: str = field(default_factory=lambda: _str("DATA_DIR", ".data"))
     log_level: str = field(default_factory=lambda: _str("LOG_LEVEL", "INFO"))
 

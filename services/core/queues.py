@@ -30,6 +30,15 @@ dead_letter_queue = Queue(DEAD_LETTER, dead_letter_exchange, durable=True)
 all_queues = (*work_queues, dead_letter_queue)
 
 
+def known(names: tuple[str, ...]) -> list[str]:
+    """The names, checked against the work queues: a typo stops a worker at start."""
+    valid = {q.name for q in work_queues}
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise ValueError(f"WORKER_QUEUES: unknown {unknown or names}; known: {sorted(valid)}")
+    return list(names)
+
+
 def declare_all(channel: object) -> None:
     """Declare every queue and exchange; idempotent, so any process may do it at start."""
     for queue in all_queues:

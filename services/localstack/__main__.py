@@ -13,7 +13,7 @@ config = StackConfig(
     workers=int(os.environ.get("WORKERS", 2)),
     start_rabbitmq=not reuse_rabbitmq,
     start_epmd=not port_open(4369),
-    ferretdb=os.environ.get("FERRETDB_BIN", ""),
+    database=os.environ.get("MONGOD_BIN", ""),
 )
 print(
     "Switchboard: local process stack under supervisord"

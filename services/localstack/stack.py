@@ -81,7 +81,7 @@ class LocalStack:
 
     def prepare(self) -> None:
         c = self.config
-        for sub in ("run", "logs", "rabbitmq", "nginx", "ferretdb", "mongodb", "beat"):
+        for sub in ("run", "logs", "rabbitmq", "nginx", "mongodb", "beat"):
             (c.data_dir / sub).mkdir(parents=True, exist_ok=True)
         (c.data_dir / "rabbitmq" / "rabbitmq.conf").write_text(rabbitmq_conf(c))
         (c.data_dir / "rabbitmq" / "enabled_plugins").write_text("[rabbitmq_management].\n")

@@ -7,6 +7,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.core import queues
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -29,7 +31,9 @@ class StackConfig:
     python: str = str(REPO / ".venv" / "bin" / "python")
     # Keep supervisord's own log lines off the terminal (the tests' output).
     quiet: bool = False
-    ferretdb: str = ""
+    # The MongoDB-wire server's binary: mongod, secantusd-rs or ferretdb, told apart by name;
+    # empty for the default (`default_database`).
+    database: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -75,30 +79,28 @@ def app_env(c: StackConfig) -> dict[str, str]:
     }
 
 
-def default_ferretdb() -> str:
-    """Where scripts/install.sh leaves the FerretDB it builds."""
+def default_database() -> str:
+    """A real mongod on PATH, else the secantusd-rs that scripts/install.sh builds."""
     tools = Path(os.environ.get("SWITCHBOARD_TOOLS", Path.home() / ".cache" / "switchboard"))
-    return shutil.which("ferretdb") or str(tools / "bin" / "ferretdb")
+    return (
+        shutil.which("mongod")
+        or shutil.which("secantusd-rs")
+        or str(tools / "bin" / "secantusd-rs")
+    )
 
 
 def database_program(c: StackConfig) -> Program:
-    """A real mongod when one is installed; FerretDB on SQLite otherwise."""
-    mongod = shutil.which("mongod")
-    if mongod:
-        path = c.data_dir / "mongodb"
+    """The MongoDB-wire server, with the flags its kind takes, on loopback only."""
+    binary = c.database or default_database()
+    path = c.data_dir / "mongodb"
+    name = Path(binary).name
+    env: dict[str, str] = {}
+    if name == "mongod":
+        command = [binary, "--dbpath", str(path), "--bind_ip", "127.0.0.1"]
+        command += ["--port", str(c.mongo_port)]
+    elif name.startswith("ferretdb"):  # measured against in `make bench --database`
         command = [
-            mongod,
-            "--dbpath",
-            str(path),
-            "--bind_ip",
-            "127.0.0.1",
-            "--port",
-            str(c.mongo_port),
-        ]
-    else:
-        path = c.data_dir / "ferretdb"
-        command = [
-            c.ferretdb or default_ferretdb(),
+            binary,
             "--handler=sqlite",
             f"--sqlite-url=file:{path}/",
             f"--state-dir={path}",
@@ -107,7 +109,22 @@ def database_program(c: StackConfig) -> Program:
             "--telemetry=disable",
             "--log-level=warn",
         ]
-    return Program("mongodb", command, priority=10)
+    else:
+        command = [
+            binary,
+            "--host=127.0.0.1",
+            f"--port={c.mongo_port}",
+            f"--storage-path={path}",
+            # Drivers then see a plain server, not a one-node replica set.
+            "--standalone",
+            # WiredTiger's cache; its default (4G) is sized for a machine of its own.
+            "--cache-size=512M",
+            "--log-level=WARNING",
+        ]
+        # The oplog only serves change streams, which Switchboard does not use; without it
+        # every write is cheaper. Data tables stay journalled: kill -9 loses nothing acknowledged.
+        env["SECANTUS_DISABLE_OPLOG"] = "1"
+    return Program("mongodb", command, env, priority=10)
 
 
 def rabbitmq_program(c: StackConfig) -> Program:
@@ -171,6 +188,15 @@ def programs(c: StackConfig) -> list[Program]:
         )
         for i in range(1, c.workers + 1)
     ]
+    # Maintenance has a worker of its own, so sweeps never take a job or ticket worker's turn.
+    listed.append(
+        Program(
+            "maintenance",
+            [py, "-m", "services.worker"],
+            {**env, "WORKER_NAME": "maintenance@%h", "WORKER_QUEUES": queues.MAINTENANCE},
+            stop_wait=30,
+        )
+    )
     listed.append(Program("beat", [py, "-m", "services.beat"], env))
     listed.append(Program("flower", [py, "-m", "services.flower"], env))
     nginx_env = {

@@ -52,7 +52,7 @@ def schedule_word_count() -> Response:
         job = parse({"type": "word_count", "payload": {"url": url}})
     except InvalidJob as exc:
         return _word_count_reply(400, f"Invalid url: {exc.message}")
-    doc, _ = submit(default_store(), job, settings().job_max_attempts)
+    doc, _ = submit(job, settings().job_max_attempts)
     data = {"job_id": doc["_id"], "url": url, "status": "IN_PROGRESS"}
     return _word_count_reply(202, f"Scheduled Job: {doc['_id']}", data)
 
@@ -100,7 +100,7 @@ def post_event() -> Response:
     payload = {k: body[k] for k in ("user_id", "event_type_id", "event_data")}
     job = JobRequest(type="event", payload=payload, priority=_legacy_priority(body["priority"]))
     try:
-        doc, _ = submit(default_store(), job, settings().job_max_attempts)
+        doc, _ = submit(job, settings().job_max_attempts)
     except (BrokerUnavailable, ConnectionFailure) as exc:
         return _plain(500, f"could not enqueue the event: {exc}")
     return jsonify(

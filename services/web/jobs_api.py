@@ -39,7 +39,7 @@ def create_job() -> Response:
             field="Idempotency-Key",
         )
     job = parse(json_object())
-    doc, created = submit(default_store(), job, settings().job_max_attempts, key)
+    doc, created = submit(job, settings().job_max_attempts, key)
     return _accepted(doc, replayed=not created)
 
 
@@ -56,7 +56,7 @@ def create_jobs() -> Response:
             400, f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0]
         )
     jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
-    docs = submit_batch(default_store(), jobs, settings().job_max_attempts)
+    docs = submit_batch(jobs, settings().job_max_attempts)
     response = jsonify({"jobs": [to_api(doc) for doc in docs]})
     response.status_code = 202
     return response

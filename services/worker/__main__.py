@@ -1,4 +1,4 @@
-"""Entry point of a worker: a Celery worker on the job, ticket and maintenance queues."""
+"""Entry point of a worker: a Celery worker on the queues WORKER_QUEUES names."""
 
 from services.core import queues
 from services.core.config import settings
@@ -7,7 +7,7 @@ from services.core.process import exec_celery
 s = settings()
 exec_celery(
     "worker",
-    f"--queues={','.join(q.name for q in queues.work_queues)}",
+    f"--queues={','.join(queues.known(s.worker_queues))}",
     f"--hostname={s.worker_name}",
     f"--concurrency={s.worker_concurrency}",
     f"--loglevel={s.log_level}",

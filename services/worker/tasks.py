@@ -1,4 +1,4 @@
-"""The Celery tasks: running a job, and the periodic maintenance that beat schedules."""
+"""The Celery task that runs a job."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from celery.exceptions import Reject
 from celery.signals import worker_ready
 from pymongo.errors import ConnectionFailure
 
-from services.core import clock, queues
+from services.core import queues
 from services.core.celery_app import app
 from services.core.config import settings
 from services.core.jobs import dispatch, lifecycle, registry
@@ -48,22 +48,3 @@ def run_job(self: Task, job_id: str) -> str:
         # Rejected without requeue, the message goes to the dead-letter queue.
         raise Reject(f"job {job_id} failed for good", requeue=False)
     return outcome.value
-
-
-@app.task(name="switchboard.dispatch_due")
-def dispatch_due() -> int:
-    store = default_store()
-    return dispatch.relay(store, store.due_for_dispatch(settings().outbox_grace))
-
-
-@app.task(name="switchboard.sweep_stale")
-def sweep_stale() -> int:
-    """Hand jobs whose worker stopped sending heartbeats back to the queue."""
-    store = default_store()
-    released = 0
-    for doc in store.stale_running(settings().stale_after):
-        error = f"worker lost: no heartbeat for {settings().stale_after:g}s"
-        released += store.schedule_retry(
-            doc["_id"], doc["run_id"], error, doc["attempts"], clock.now()
-        )
-    return released

@@ -45,9 +45,3 @@ def agent_pull(agent_id: str) -> int:
         return assignment.pull(default_store(), agent_id, QUEUE)
     except ConnectionFailure as exc:
         raise _requeue(f"pull for agent {agent_id}", exc) from exc
-
-
-@app.task(name=dispatch.SWEEP_TICKETS)
-def sweep_tickets() -> dict[str, int]:
-    report = assignment.sweep(default_store(), settings().ticket_hold_grace)
-    return vars(report)

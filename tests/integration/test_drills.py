@@ -1,33 +1,40 @@
-"""Short versions of the fault drills (`make drills` runs the full ones, bench/drills.py).
+"""Short versions of the fault drills: the code `make drills` runs (bench/drills.py), at a small
+scale.
 
-Each breaks one thing under a few seconds of load on the session stack, heals it, and audits
-MongoDB against what the client was told: nothing accepted is lost, nothing recorded twice.
-Timings are reported by `make drills`, never asserted here.
+Each breaks one thing while clients submit, heals it, and audits the database against what the
+clients were told: nothing accepted is lost, nothing recorded twice. They run on a private stack
+of their own, as `make drills` does: it registers the `tally` job type the audit relies on, holds
+a seeded history like the full drills' (only smaller), and its faults leave the session stack of
+the other tests alone. Timings are reported by `make drills`, never asserted here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from bench import backends, drill
+from bench import drill, drills, stackup
 from bench.faults import FAULTS, Fault
-from services.localstack.stack import LocalStack
-from tests.integration.client import Api, wait_for
+from services.localstack.stack import FAST_CLOCKS, LocalStack
 
 pytestmark = pytest.mark.integration
 
-# `echo` (tests/integration/jobtypes.py) returns its payload, so its token round-trips.
-ECHO = drill.JobKind("echo", {}, "value")
-SHORT = drill.Timing(before=1.5, outage=2.0, after=3.0, rate=10.0, drain_timeout=90.0)
+# A few seconds of load per drill; `make drills` runs 10,000 jobs on 1,000,000 finished ones.
+SCALE = drill.Scale(jobs=150, clients=8, outage=2.0, drain_timeout=90.0)
+HISTORY = {"jobs": 2_000, "agents": 50, "tickets": 200}
+
+
+@pytest.fixture(scope="module")
+def drill_stack() -> Iterator[LocalStack]:
+    with stackup.running_stack(workers=2, env=FAST_CLOCKS) as stack:
+        drills.seed(stack, HISTORY)
+        yield stack
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_drill_loses_nothing_and_records_once(fault: Fault, stack: LocalStack, api: Api) -> None:
-    wait_for(lambda: api.get("/health").status == 200, 120, "a healthy stack before the drill")
-    backends.purge_jobs_queue(stack.config)
-    outcome = drill.run(stack, fault, ECHO, SHORT)
-    assert outcome["accepted"] > 0, outcome
+def test_drill_loses_nothing_and_records_once(fault: Fault, drill_stack: LocalStack) -> None:
+    outcome = drills.run_one(drill_stack, fault, SCALE)
+    assert outcome["accepted"] == SCALE.jobs, outcome
     assert outcome["lost"] == 0, outcome
     assert outcome["recorded_twice"] == 0, outcome
-    # Leave a healthy stack to the tests after this one.
-    wait_for(lambda: api.get("/health").status == 200, 120, "health after the drill")

@@ -223,8 +223,6 @@ def plant_crashes(api: Api, store: TicketStore, hammer: Hammer) -> list[dict[str
         # Priority 9: the planted agent may also take the hammer's tickets that ask for no
         # skill, and by the waiting order a lower-priority ticket waits behind those.
         ticket = api.post("/tickets", {"channel": "voice", "skills": [own], "priority": 9}).json
-        with hammer.lock:
-            hammer.tickets.append(ticket["id"])
         if case == "reserved-not-committed":
             # Straight in the database: no pull is published for this change.
             store.agents.update_one({"_id": agent["id"]}, {"$set": {"status": "available"}})
@@ -239,6 +237,10 @@ def plant_crashes(api: Api, store: TicketStore, hammer: Hammer) -> list[dict[str
                 "the planted ticket to be assigned",
             )
             store.finish(ticket["id"], TicketStatus.ASSIGNED, TicketStatus.COMPLETED)
+        # Only now may the hammer's completers see it: one that completed it first (through the
+        # API, which releases) would leave no crash to repair.
+        with hammer.lock:
+            hammer.tickets.append(ticket["id"])
     return planted
 
 

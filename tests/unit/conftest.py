@@ -1,4 +1,4 @@
-"""Unit tests run with no services: mongomock for MongoDB, Celery's in-memory broker."""
+"""Unit tests run with no services: mongomock, Celery's in-memory broker, a stub publisher."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import os
 os.environ["BROKER_URL"] = "memory://"
 os.environ["MAX_BODY_BYTES"] = "4096"
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import mongomock
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from pymongo.errors import ServerSelectionTimeoutError
 
 from services.core import db
 from services.core.jobs import registry
+from services.core.jobs.publisher import StubPublisher, default_publisher
 from services.core.jobs.store import JobStore
 
 registry.load()
@@ -27,6 +29,28 @@ def mongo(monkeypatch: pytest.MonkeyPatch) -> mongomock.Database:
     database = mongomock.MongoClient(tz_aware=True)["switchboard_unit"]
     monkeypatch.setattr(db, "database", lambda: database)
     return database
+
+
+@pytest.fixture(autouse=True)
+def publisher() -> StubPublisher:
+    """The process's publisher (the stub, with the in-memory broker), emptied for each test."""
+    stub = default_publisher()
+    assert isinstance(stub, StubPublisher)
+    stub.reset()
+    return stub
+
+
+@pytest.fixture
+def database_down(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Make a JobStore method fail as every one does when MongoDB cannot be reached."""
+
+    def down(method: str) -> None:
+        def unreachable(*_a: object, **_k: object) -> None:
+            raise ServerSelectionTimeoutError("no servers")
+
+        monkeypatch.setattr(JobStore, method, unreachable)
+
+    return down
 
 
 @pytest.fixture

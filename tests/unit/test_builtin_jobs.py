@@ -3,9 +3,12 @@ import threading
 import pytest
 from pydantic import ValidationError
 
+from services.core.config import Settings
+from services.core.fetch import FetchFailed, FetchPolicy, FetchRefused
 from services.core.jobs import builtin
-from services.core.jobs.context import JobCancelled, JobContext
+from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.registry import get, names
+from tests.unit.test_fetch import LOCAL, Listener, answer, serve
 
 
 def test_builtin_types_are_registered() -> None:
@@ -44,6 +47,50 @@ def test_html_is_reduced_to_visible_text() -> None:
     parser = builtin._TextOfHtml()
     parser.feed("<p>one <b>two</b></p><script>three()</script><style>.four{}</style>five")
     assert " ".join(parser.parts).split() == ["one", "two", "five"]
+
+
+def test_a_url_inside_our_network_fails_the_job_for_good(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(builtin, "settings", lambda: Settings(fetch_allow_hosts=()))
+    probe = Listener()
+    payload = builtin.WordCountPayload.model_validate(
+        {"url": f"http://127.0.0.1:{probe.port}/stats"}
+    )
+    try:
+        with pytest.raises(PermanentError, match="not a public address"):
+            builtin.word_count(payload, JobContext("j", attempt=1))
+        assert not probe.contacted()
+    finally:
+        probe.sock.close()
+
+
+def test_the_fetch_policy_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(builtin, "settings", lambda: Settings(fetch_allow_hosts=("127.0.0.1",)))
+    with serve(answer(b"one two two")) as port:
+        payload = builtin.WordCountPayload.model_validate({"url": f"http://127.0.0.1:{port}/"})
+        result = builtin.word_count(payload, JobContext("j", attempt=1))
+    assert result["counts"] == {"two": 2, "one": 1}
+
+
+def test_a_fetched_page_is_reduced_to_its_text() -> None:
+    page = answer(
+        "<p>caf\xe9 <script>x()</script></p>".encode("latin-1"), "text/html; charset=latin-1"
+    )
+    with serve(page) as port:
+        assert builtin.fetch_text(f"http://127.0.0.1:{port}/", LOCAL).split() == ["café"]
+
+
+def test_an_unknown_charset_is_read_as_utf8() -> None:
+    with serve(answer("né".encode(), "text/plain; charset=martian")) as port:
+        assert builtin.fetch_text(f"http://127.0.0.1:{port}/", LOCAL) == "né"
+
+
+def test_a_failed_fetch_may_be_retried_and_an_oversized_one_may_not() -> None:
+    with serve(answer(b"busy", status=503)) as port, pytest.raises(FetchFailed) as caught:
+        builtin.fetch_text(f"http://127.0.0.1:{port}/", LOCAL)
+    assert not isinstance(caught.value, (FetchRefused, PermanentError))
+    small = FetchPolicy(allow_hosts=frozenset({"127.0.0.1"}), max_bytes=3)
+    with serve(answer(b"too long")) as port, pytest.raises(PermanentError, match="larger than 3"):
+        builtin.fetch_text(f"http://127.0.0.1:{port}/", small)
 
 
 def test_sleep_fails_its_first_attempts_then_sleeps() -> None:

@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = {"dev": REPO / "docker-compose.dev.yml", "prod": REPO / "docker-compose.prod.yml"}
 PY_SERVICES = ("web", "worker", "beat", "flower")
 BACKENDS = ("rabbitmq", "mongo")
-ALL_SERVICES = {"nginx", *PY_SERVICES, *BACKENDS}
+# The maintenance worker runs the worker's entry point on the `maintenance` queue alone.
+ALL_SERVICES = {"nginx", "maintenance", *PY_SERVICES, *BACKENDS}
 # Beat is the container's only process and nothing depends on it: its restart policy is its
 # health policy. Every other service answers a healthcheck.
 NO_HEALTHCHECK = {"beat"}
@@ -341,8 +342,19 @@ def test_ports_agree_between_nginx_and_the_apps(kind):
 
 
 @pytest.mark.parametrize("kind", ["dev", "prod"])
-def test_worker_healthcheck_pings_the_workers_own_node_name(kind):
-    worker = services(kind)["worker"]
+def test_maintenance_has_a_worker_of_its_own(kind):
+    svcs = services(kind)
+    maintenance = svcs["maintenance"]
+    assert maintenance["command"] == ["python", "-m", "services.worker"]
+    assert env_of(maintenance)["WORKER_QUEUES"] == "maintenance"
+    # Job and ticket workers never consume it: they keep the default, jobs and tickets.
+    assert "WORKER_QUEUES" not in env_of(svcs["worker"])
+
+
+@pytest.mark.parametrize("kind", ["dev", "prod"])
+@pytest.mark.parametrize("service", ["worker", "maintenance"])
+def test_worker_healthcheck_pings_the_workers_own_node_name(kind, service):
+    worker = services(kind)[service]
     name = env_of(worker)["WORKER_NAME"]
     assert name.endswith("@%h"), "%h (the container's hostname) keeps scaled workers apart"
     check = " ".join(worker["healthcheck"]["test"])

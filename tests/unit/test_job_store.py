@@ -25,16 +25,16 @@ def test_redelivery_takes_over_a_running_job(store: JobStore) -> None:
     taken = store.claim(job_id, "run-b", "w2", take_over=True)
     assert taken is not None and taken["attempts"] == 2 and taken["worker"] == "w2"
     # The first attempt's late outcome changes nothing.
-    assert not store.finish(job_id, "run-a", JobStatus.SUCCEEDED, result=1)
-    assert store.finish(job_id, "run-b", JobStatus.SUCCEEDED, result=2)
+    assert not store.finish(job_id, "run-a", JobStatus.SUCCEEDED, job_type="noop", result=1)
+    assert store.finish(job_id, "run-b", JobStatus.SUCCEEDED, job_type="noop", result=2)
     assert to_api(store.get(job_id))["result"] == 2  # type: ignore[arg-type]
 
 
 def test_outcome_is_recorded_once(store: JobStore) -> None:
     job_id = _queued(store)
     store.claim(job_id, "run-a", "w1", take_over=False)
-    assert store.finish(job_id, "run-a", JobStatus.SUCCEEDED, result={"n": 1})
-    assert not store.finish(job_id, "run-a", JobStatus.FAILED, error="late")
+    assert store.finish(job_id, "run-a", JobStatus.SUCCEEDED, job_type="noop", result={"n": 1})
+    assert not store.finish(job_id, "run-a", JobStatus.FAILED, job_type="noop", error="late")
     assert store.claim(job_id, "run-c", "w1", take_over=True) is None
     assert store.get(job_id)["status"] == "succeeded"  # type: ignore[index]
 
@@ -46,7 +46,7 @@ def test_cancel_before_start_and_while_running(store: JobStore) -> None:
     store.claim(running, "r", "w", take_over=False)
     asked = store.cancel(running)
     assert asked is not None and asked["status"] == "running" and asked["cancel_requested"]
-    store.finish(running, "r", JobStatus.CANCELLED)
+    store.finish(running, "r", JobStatus.CANCELLED, job_type="noop")
     assert store.cancel(running) is None
 
 
@@ -96,9 +96,37 @@ def test_list_pages_newest_first(store: JobStore) -> None:
     assert [d["_id"] for d in rest] == ids[::-1][2:] and end is None
 
 
+def _counts(store: JobStore) -> dict[tuple[str, str], int]:
+    return {(c["status"], c["type"]): c["count"] for c in store.counts()}
+
+
 def test_counts_by_status_and_type(store: JobStore) -> None:
     _queued(store)
     _queued(store)
     store.insert(new_job("sleep", {"seconds": 1}, 5, 3))
-    counts = {(c["status"], c["type"]): c["count"] for c in store.counts()}
-    assert counts == {("queued", "noop"): 2, ("pending", "sleep"): 1}
+    assert _counts(store) == {("queued", "noop"): 2, ("pending", "sleep"): 1}
+
+
+def test_finished_jobs_are_counted_by_counters_not_by_documents(store: JobStore) -> None:
+    done, failed, cancelled = _queued(store), _queued(store), _queued(store)
+    for job_id, status in ((done, JobStatus.SUCCEEDED), (failed, JobStatus.FAILED)):
+        store.claim(job_id, "r", "w", take_over=False)
+        assert store.finish(job_id, "r", status, job_type="noop")
+    store.cancel(cancelled)
+    # A late outcome of an attempt that no longer owns the job counts nothing.
+    assert not store.finish(done, "r", JobStatus.SUCCEEDED, job_type="noop")
+    expected = {("succeeded", "noop"): 1, ("failed", "noop"): 1, ("cancelled", "noop"): 1}
+    assert _counts(store) == expected
+    # The counters alone answer for finished jobs: history documents are never read.
+    store.jobs.delete_many({"status": {"$in": ["succeeded", "failed", "cancelled"]}})
+    assert _counts(store) == expected
+
+
+def test_retry_by_hand_moves_the_counters_and_undo_moves_them_back(store: JobStore) -> None:
+    job_id = _queued(store)
+    store.cancel(job_id)
+    before = store.reopen(job_id)
+    assert before is not None
+    assert _counts(store) == {("pending", "noop"): 1}
+    store.undo_reopen(before)
+    assert _counts(store) == {("cancelled", "noop"): 1}

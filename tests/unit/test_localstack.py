@@ -33,6 +33,7 @@ def test_every_process_type_is_supervised(tmp_path: Path) -> None:
         "web-2",
         "worker-1",
         "worker-2",
+        "maintenance",
         "beat",
         "flower",
         "nginx",
@@ -46,6 +47,13 @@ def test_processes_use_the_same_entry_points_as_compose(tmp_path: Path) -> None:
         assert conf.get(section, "command").endswith(f"-m services.{kind}")
         assert (REPO / "services" / kind / "__main__.py").exists()
     assert conf.get("program:nginx", "command") == str(REPO / "nginx" / "entrypoint.sh")
+
+
+def test_maintenance_runs_on_a_worker_of_its_own(tmp_path: Path) -> None:
+    conf = _conf(tmp_path)
+    assert conf.get("program:maintenance", "command").endswith("-m services.worker")
+    assert 'WORKER_QUEUES="maintenance"' in conf.get("program:maintenance", "environment")
+    assert "WORKER_QUEUES" not in conf.get("program:worker-1", "environment")
 
 
 def test_a_running_broker_is_reused_and_workers_scale(tmp_path: Path) -> None:

@@ -1,12 +1,12 @@
 """The HTTP contract, with mongomock behind it and Celery's in-memory broker."""
 
 import json
+from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
-from pymongo.errors import ServerSelectionTimeoutError
 
-from services.core.jobs import dispatch
+from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore
 from services.worker.tasks import run_job
 
@@ -130,38 +130,28 @@ def test_json_round_trips_exactly(client: FlaskClient) -> None:
 
 
 def test_broker_down_is_503_and_nothing_is_left_behind(
-    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, store: JobStore, publisher: StubPublisher
 ) -> None:
-    def refuse(*_a: object, **_k: object) -> None:
-        raise dispatch.BrokerUnavailable("connection refused")
-
-    monkeypatch.setattr(dispatch, "publish", refuse)
+    publisher.refuse_after = 0
     reply = client.post("/jobs", json={"type": "noop"})
     assert reply.status_code == 503 and reply.headers["Retry-After"]
     assert store.jobs.count_documents({}) == 0
 
 
 def test_retry_refused_by_the_broker_leaves_the_job_as_it_was(
-    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, store: JobStore, publisher: StubPublisher
 ) -> None:
     job = _submit(client)
     client.post(f"/jobs/{job['id']}/cancel")
-
-    def refuse(*_a: object, **_k: object) -> None:
-        raise dispatch.BrokerUnavailable("connection refused")
-
-    monkeypatch.setattr(dispatch, "publish", refuse)
+    publisher.refuse_after = 0
     assert client.post(f"/jobs/{job['id']}/retry").status_code == 503
     assert store.get(job["id"])["status"] == "cancelled"
 
 
 def test_database_lost_after_the_publish_still_accepts_the_job(
-    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, store: JobStore, database_down: Callable[[str], None]
 ) -> None:
-    def down(*_a: object, **_k: object) -> None:
-        raise ServerSelectionTimeoutError("no servers")
-
-    monkeypatch.setattr(JobStore, "mark_many_queued", down)
+    database_down("mark_many_queued")
     reply = client.post("/jobs", json={"type": "noop"})
     assert reply.status_code == 202
     job = reply.get_json()
@@ -171,12 +161,9 @@ def test_database_lost_after_the_publish_still_accepts_the_job(
 
 
 def test_database_down_is_503(
-    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, store: JobStore, database_down: Callable[[str], None]
 ) -> None:
-    def down(*_a: object, **_k: object) -> None:
-        raise ServerSelectionTimeoutError("no servers")
-
-    monkeypatch.setattr(JobStore, "get", down)
+    database_down("get")
     reply = client.get("/jobs/abc")
     assert reply.status_code == 503 and "database" in reply.get_json()["error"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
 import re
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from services.core.jobs.context import JobContext
+from services.core.config import settings
+from services.core.fetch import FetchPolicy, FetchRefused, fetch
+from services.core.jobs.context import JobContext, PermanentError
 from services.core.jobs.registry import job_type
 
-MAX_FETCH_BYTES = 10 * 1024 * 1024
-FETCH_TIMEOUT_SECONDS = 10.0
 # Letters and digits, with inner apostrophes (straight or typographic) kept: "don't" is one word.
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
@@ -64,19 +64,26 @@ class _TextOfHtml(HTMLParser):
             self.parts.append(data)
 
 
-def fetch_text(url: str) -> str:
+def fetch_text(url: str, policy: FetchPolicy | None = None) -> str:
     """The text of a page: HTML reduced to its visible words, anything else decoded as is."""
-    request = urllib.request.Request(url, headers={"User-Agent": "switchboard-word-count"})
-    with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
-        body = response.read(MAX_FETCH_BYTES + 1)[:MAX_FETCH_BYTES]
-        charset = response.headers.get_content_charset() or "utf-8"
-        is_html = response.headers.get_content_type() == "text/html"
-    text = body.decode(charset, errors="replace")
-    if not is_html:
+    try:
+        page = fetch(url, policy or FetchPolicy.from_settings(settings()))
+    except FetchRefused as exc:
+        # The URL came from the client: asking again would be refused again.
+        raise PermanentError(str(exc)) from None
+    text = page.body.decode(_known_charset(page.charset), errors="replace")
+    if page.content_type != "text/html":
         return text
     parser = _TextOfHtml()
     parser.feed(text)
     return " ".join(parser.parts)
+
+
+def _known_charset(charset: str | None) -> str:
+    try:
+        return codecs.lookup(charset or "utf-8").name
+    except LookupError:
+        return "utf-8"
 
 
 @job_type("word_count", WordCountPayload)

@@ -1,4 +1,4 @@
-"""Putting jobs on the broker: a confirmed publish, then the move to `queued`.
+"""Putting recorded jobs on the broker: a confirmed publish, then the move to `queued`.
 
 The job is recorded before it is published (outbox), so a crash in between leaves a `pending`
 job that `relay` publishes later; a duplicate message is harmless because starting an attempt is
@@ -9,40 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from kombu.exceptions import KombuError
 from pymongo.errors import ConnectionFailure
 
-from services.core import queues
-from services.core.celery_app import app
+# Re-exported: the web, ticket and worker modules know these as dispatch's.
+from services.core.jobs.publisher import BROKER_ERRORS as BROKER_ERRORS
+from services.core.jobs.publisher import RUN_JOB as RUN_JOB
+from services.core.jobs.publisher import BrokerUnavailable, Publisher, default_publisher
+from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore
 
-RUN_JOB = "switchboard.run_job"
 log = logging.getLogger(__name__)
-
-# What a broker that is down, unreachable or refusing raises through Celery and kombu.
-BROKER_ERRORS: tuple[type[Exception], ...] = (KombuError, OSError, ConnectionError)
+_PENDING = JobStatus.PENDING.value
 
 
-class BrokerUnavailable(Exception):
-    """The broker did not confirm a publish."""
+def _messages(docs: Iterable[Doc]) -> list[tuple[str, int]]:
+    return [(doc["_id"], doc["priority"]) for doc in docs]
 
 
-def publish(job_id: str, priority: int) -> None:
-    try:
-        app.send_task(RUN_JOB, args=[job_id], queue=queues.JOBS, priority=priority)
-    except BROKER_ERRORS as exc:
-        raise BrokerUnavailable(str(exc)) from exc
-
-
-def dispatch(store: JobStore, doc: Doc) -> Doc | None:
-    """Publish one recorded job and mark it queued; the job as it now stands."""
-    publish(doc["_id"], doc["priority"])
-    return store.mark_queued(doc["_id"], was=doc["status"])
-
-
-def redispatch(store: JobStore, job_id: str) -> Doc | None:
+def redispatch(store: JobStore, job_id: str, publisher: Publisher | None = None) -> Doc | None:
     """Send a failed or cancelled job round again; None when it is neither.
 
     Raises BrokerUnavailable with the job put back as it was, so a 503 leaves nothing behind.
@@ -51,43 +38,60 @@ def redispatch(store: JobStore, job_id: str) -> Doc | None:
     if before is None:
         return None
     try:
-        return dispatch(store, {**before, "status": "pending"}) or store.get(job_id)
+        (publisher or default_publisher()).publish(_messages([before]))
     except BrokerUnavailable:
         store.undo_reopen(before)
         raise
+    return store.mark_queued(job_id, was=_PENDING) or store.get(job_id)
 
 
-def dispatch_new(store: JobStore, docs: list[Doc]) -> datetime | None:
-    """Publish freshly recorded jobs; on failure forget those not yet on the broker.
+@dataclass(frozen=True)
+class Dispatched:
+    """What became of freshly recorded jobs handed to the broker together."""
 
-    Returns the time they were marked queued, or None when every job is on the broker but the
-    database went away before they could be marked: they stay `pending`, which workers start
-    like `queued`, so the jobs are accepted all the same rather than run behind a 503.
+    confirmed: frozenset[str]
+    # When the confirmed jobs were marked queued; None if the database went away first.
+    queued_at: datetime | None
+    # Why the others were not confirmed (they have been discarded); None when all were.
+    failure: BrokerUnavailable | None
+
+
+def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher) -> Dispatched:
+    """Publish freshly recorded jobs in one call; on failure forget those not on the broker.
+
+    Jobs on the broker but not marked queued, because the database went away, stay `pending`:
+    workers start those like `queued`, so they are accepted all the same rather than run
+    behind a 503.
     """
-    published: list[str] = []
+    failure = None
     try:
-        for doc in docs:
-            publish(doc["_id"], doc["priority"])
-            published.append(doc["_id"])
-    except BrokerUnavailable:
-        store.discard_unpublished([d["_id"] for d in docs[len(published) :]])
-        store.mark_many_queued(published)
-        raise
+        publisher.publish(_messages(docs))
+        confirmed = frozenset(doc["_id"] for doc in docs)
+    except BrokerUnavailable as exc:
+        failure, confirmed = exc, exc.confirmed
+        try:
+            store.discard_unpublished([d["_id"] for d in docs if d["_id"] not in confirmed])
+        except ConnectionFailure as lost:
+            # Left `pending`, the relay publishes them later: accepted late rather than lost.
+            log.warning("unconfirmed jobs not discarded, database unavailable: %s", lost)
     try:
-        return store.mark_many_queued(published)
+        queued_at: datetime | None = store.mark_many_queued(list(confirmed))
     except ConnectionFailure as exc:
         log.warning("published jobs left pending, database unavailable: %s", exc)
-        return None
+        queued_at = None
+    return Dispatched(confirmed, queued_at, failure)
 
 
-def relay(store: JobStore, due: Iterable[Doc]) -> int:
+def relay(store: JobStore, due: Iterable[Doc], publisher: Publisher | None = None) -> int:
     """Publish jobs left pending and retries whose backoff is over; how many went out."""
-    sent = 0
-    for doc in due:
-        try:
-            dispatch(store, doc)
-        except BrokerUnavailable as exc:
-            log.warning("relay stopped, broker unavailable: %s", exc)
-            break
-        sent += 1
-    return sent
+    docs = list(due)
+    try:
+        (publisher or default_publisher()).publish(_messages(docs))
+        confirmed: frozenset[str] = frozenset(doc["_id"] for doc in docs)
+    except BrokerUnavailable as exc:
+        log.warning("relay stopped, broker unavailable: %s", exc)
+        confirmed = exc.confirmed
+    for status in {doc["status"] for doc in docs}:
+        ids = [d["_id"] for d in docs if d["status"] == status and d["_id"] in confirmed]
+        store.mark_many_queued(ids, was=status)
+    return len(confirmed)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from enum import Enum
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
@@ -74,7 +74,7 @@ def run(
             ctx.raise_if_cancelled()
         _check_json(result)
     except JobCancelled:
-        return _record(store.finish, job_id, run_id, JobStatus.CANCELLED, Outcome.CANCELLED)
+        return _record(store, doc, run_id, JobStatus.CANCELLED, Outcome.CANCELLED)
     except (PermanentError, ValidationError) as exc:
         return _fail(store, doc, run_id, _describe(exc))
     except Exception as exc:
@@ -85,32 +85,21 @@ def run(
         retry_at = clock.now() + timedelta(seconds=delay)
         done = _persist(lambda: store.schedule_retry(job_id, run_id, error, attempt, retry_at))
         return Outcome.RETRYING if done else Outcome.SUPERSEDED
-    return _record(
-        store.finish, job_id, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result
-    )
+    return _record(store, doc, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result)
 
 
 def _fail(store: JobStore, doc: Doc, run_id: str, error: str) -> Outcome:
     return _record(
-        store.finish,
-        doc["_id"],
-        run_id,
-        JobStatus.FAILED,
-        Outcome.FAILED,
-        error=error,
-        attempt=doc["attempts"],
+        store, doc, run_id, JobStatus.FAILED, Outcome.FAILED, error=error, attempt=doc["attempts"]
     )
 
 
 def _record(
-    finish: Callable[..., bool],
-    job_id: str,
-    run_id: str,
-    status: JobStatus,
-    outcome: Outcome,
-    **fields: object,
+    store: JobStore, doc: Doc, run_id: str, status: JobStatus, outcome: Outcome, **fields: Any
 ) -> Outcome:
-    done = _persist(lambda: finish(job_id, run_id, status, **fields))
+    done = _persist(
+        lambda: store.finish(doc["_id"], run_id, status, job_type=doc["type"], **fields)
+    )
     return outcome if done else Outcome.SUPERSEDED
 
 

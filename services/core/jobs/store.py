@@ -100,14 +100,17 @@ def _statuses(statuses: tuple[JobStatus, ...]) -> Doc:
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.jobs: Collection = db["jobs"]
+        # Finished jobs per type and status, so /stats never counts history: one document per
+        # type, `{_id: type, succeeded: n, failed: n, cancelled: n}`.
+        self.finished_counts: Collection = db["job_counts"]
 
     def ensure_indexes(self) -> None:
         self.jobs.create_index("idempotency_key", unique=True, sparse=True)
         self.jobs.create_index([("status", ASCENDING), ("_id", DESCENDING)])
         self.jobs.create_index([("type", ASCENDING), ("_id", DESCENDING)])
+        self.jobs.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
         self.jobs.create_index([("status", ASCENDING), ("retry_at", ASCENDING)])
         self.jobs.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
-        self.jobs.create_index([("status", ASCENDING), ("created_at", ASCENDING)])
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -134,12 +137,34 @@ class JobStore:
         return docs, (docs[-1]["_id"] if more else None)
 
     def counts(self) -> list[Doc]:
-        """How many jobs there are of each (status, type)."""
-        pipeline = [{"$group": {"_id": {"status": "$status", "type": "$type"}, "n": {"$sum": 1}}}]
-        return [
+        """How many jobs there are of each (status, type).
+
+        Jobs in flight are counted through the status index, so the cost follows the work in
+        flight; finished jobs come from their counters, so history costs nothing.
+        """
+        in_flight = {"status": {"$in": [s.value for s in JobStatus if s not in FINISHED]}}
+        pipeline: list[Doc] = [
+            {"$match": in_flight},
+            {"$group": {"_id": {"status": "$status", "type": "$type"}, "n": {"$sum": 1}}},
+        ]
+        rows = [
             {"status": row["_id"]["status"], "type": row["_id"]["type"], "count": row["n"]}
             for row in self.jobs.aggregate(pipeline)
         ]
+        for counter in self.finished_counts.find({}):
+            rows += [
+                {"status": s.value, "type": counter["_id"], "count": counter[s.value]}
+                for s in FINISHED
+                if counter.get(s.value)
+            ]
+        return rows
+
+    def _count_finished(self, job_type: str, status: str, n: int = 1) -> None:
+        """Move a finished-jobs counter; after the transition it counts, never before it.
+
+        Two writes, not one: a process that dies between them leaves the counter one short.
+        """
+        self.finished_counts.update_one({"_id": job_type}, {"$inc": {status: n}}, upsert=True)
 
     def due_for_dispatch(self, outbox_grace: float, limit: int = 500) -> list[Doc]:
         """Pending jobs whose publish never completed, and retries whose backoff is over."""
@@ -168,8 +193,8 @@ class JobStore:
 
     def discard_unpublished(self, job_ids: list[str]) -> None:
         """Forget jobs whose publish failed while the client is told 503."""
-        for job_id in job_ids:
-            self.jobs.delete_one({"_id": job_id, "status": JobStatus.PENDING.value})
+        if job_ids:
+            self.jobs.delete_many({"_id": {"$in": job_ids}, "status": JobStatus.PENDING.value})
 
     def mark_queued(self, job_id: str, was: str) -> Doc | None:
         t = clock.now()
@@ -179,13 +204,18 @@ class JobStore:
             return_document=_AFTER,
         )
 
-    def mark_many_queued(self, job_ids: list[str]) -> datetime:
+    def mark_many_queued(self, job_ids: list[str], was: str = JobStatus.PENDING.value) -> datetime:
+        """Move the jobs from `was` to queued in one write, whatever their number.
+
+        MongoDB serves the `$in` from the `_id` index; FerretDB 1.24 reads every job in the
+        collection for it (bench/dbcost.py measures both).
+        """
         t = clock.now()
-        update = {"$set": {"status": JobStatus.QUEUED.value, "queued_at": t, "updated_at": t}}
-        # One conditional update per job: each is an `_id` lookup, where a single `$in` filter
-        # makes FerretDB read every job in the collection (bench/dbcost.py measures both).
-        for job_id in job_ids:
-            self.jobs.update_one({"_id": job_id, "status": JobStatus.PENDING.value}, update)
+        if job_ids:
+            self.jobs.update_many(
+                {"_id": {"$in": job_ids}, "status": was},
+                {"$set": {"status": JobStatus.QUEUED.value, "queued_at": t, "updated_at": t}},
+            )
         return t
 
     def cancel(self, job_id: str) -> Doc | None:
@@ -204,6 +234,7 @@ class JobStore:
             return_document=_AFTER,
         )
         if cancelled is not None:
+            self._count_finished(cancelled["type"], JobStatus.CANCELLED.value)
             return cancelled
         return self.jobs.find_one_and_update(
             {"_id": job_id, "status": JobStatus.RUNNING.value},
@@ -216,7 +247,7 @@ class JobStore:
 
         Returns the job as it was before, so that `undo_reopen` can put it back.
         """
-        return self.jobs.find_one_and_update(
+        before = self.jobs.find_one_and_update(
             {"_id": job_id, "status": _statuses(RETRYABLE_BY_HAND)},
             {
                 "$set": {
@@ -230,14 +261,19 @@ class JobStore:
                 }
             },
         )
+        if before is not None:
+            self._count_finished(before["type"], before["status"], -1)
+        return before
 
     def undo_reopen(self, before: Doc) -> None:
         """Put back a reopened job whose publish failed, unless a worker has it already."""
         fields = ("status", "attempts", "cancel_requested", "error", "result", "finished_at")
-        self.jobs.update_one(
+        undone = self.jobs.update_one(
             {"_id": before["_id"], "status": JobStatus.PENDING.value},
             {"$set": {**{k: before.get(k) for k in fields}, "updated_at": clock.now()}},
         )
+        if undone.modified_count == 1:
+            self._count_finished(before["type"], before["status"])
 
     # -- writes from the workers ------------------------------------------------------------------
 
@@ -286,6 +322,7 @@ class JobStore:
         run_id: str,
         status: JobStatus,
         *,
+        job_type: str,
         result: Any = None,
         error: str | None = None,
         attempt: int = 0,
@@ -309,7 +346,10 @@ class JobStore:
         outcome = self.jobs.update_one(
             {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value}, update
         )
-        return outcome.modified_count == 1
+        if outcome.modified_count != 1:
+            return False
+        self._count_finished(job_type, status.value)
+        return True
 
     def schedule_retry(
         self, job_id: str, run_id: str, error: str, attempt: int, retry_at: datetime

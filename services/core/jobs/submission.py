@@ -10,8 +10,8 @@ from pymongo.errors import DuplicateKeyError
 
 from services.core import jsonfield
 from services.core.jobs import registry
-from services.core.jobs.dispatch import dispatch_new
-from services.core.jobs.store import Doc, JobStore, new_job
+from services.core.jobs.committer import default_committer
+from services.core.jobs.store import Doc, default_store, new_job
 
 DEFAULT_PRIORITY = 5
 
@@ -79,36 +79,28 @@ def _record(job: JobRequest, default_attempts: int, idempotency_key: str | None 
     )
 
 
-def _publish(store: JobStore, docs: list[Doc]) -> list[Doc]:
-    queued_at = dispatch_new(store, docs)
-    if queued_at is not None:
-        for doc in docs:
-            doc.update(status="queued", queued_at=queued_at, updated_at=queued_at)
-    return docs
-
-
 def submit(
-    store: JobStore, job: JobRequest, default_attempts: int, idempotency_key: str | None = None
+    job: JobRequest, default_attempts: int, idempotency_key: str | None = None
 ) -> tuple[Doc, bool]:
     """Record and publish one job; with a known key, the job made the first time instead."""
     doc = _record(job, default_attempts, idempotency_key)
-    if idempotency_key is not None:
-        existing = store.get_by_idempotency_key(idempotency_key)
-        if existing is None:
-            try:
-                store.insert(doc)
-            except DuplicateKeyError:
-                existing = store.get_by_idempotency_key(idempotency_key)
-        if existing is not None:
-            if existing.get("request_hash") != doc["request_hash"]:
-                raise IdempotencyConflict(idempotency_key)
-            return existing, False
-    else:
-        store.insert(doc)
-    return _publish(store, [doc])[0], True
+    if idempotency_key is None:
+        return default_committer().commit([doc])[0], True
+    store = default_store()
+    existing = store.get_by_idempotency_key(idempotency_key)
+    if existing is None:
+        try:
+            # Recorded here, not by the group: the unique key says whether this one is new.
+            store.insert(doc)
+        except DuplicateKeyError:
+            existing = store.get_by_idempotency_key(idempotency_key)
+    if existing is not None:
+        if existing.get("request_hash") != doc["request_hash"]:
+            raise IdempotencyConflict(idempotency_key)
+        return existing, False
+    return default_committer().commit([doc], recorded=True)[0], True
 
 
-def submit_batch(store: JobStore, jobs: list[JobRequest], default_attempts: int) -> list[Doc]:
-    docs = [_record(job, default_attempts) for job in jobs]
-    store.insert_many(docs)
-    return _publish(store, docs)
+def submit_batch(jobs: list[JobRequest], default_attempts: int) -> list[Doc]:
+    """Record and publish the jobs as one group: one insert, one publish, one status write."""
+    return default_committer().commit([_record(job, default_attempts) for job in jobs])

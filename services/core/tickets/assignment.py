@@ -201,13 +201,15 @@ def sweep(store: TicketStore, hold_grace: float) -> SweepReport:
     """Repair what crashes left behind, then let every agent with free capacity pull."""
     report = SweepReport()
     cutoff = clock.now() - timedelta(seconds=hold_grace)
-    for agent in store.all_agents():
+    for agent in store.agents_holding_capacity():
         for text in agent["holds"]:
             hold = parse_hold(text)
             if hold.taken_at < cutoff and _repair_hold(store, agent["_id"], hold):
                 report.holds_released += 1
     report.entries_dropped = _drop_stale_entries(store, cutoff)
     entries = store.queue_entries()
+    if not entries:
+        return report
     # One read of the queue serves every pull of this sweep.
     queue = QueueSnapshot(max_age=SWEEP_QUEUE_AGE)
     for agent in store.agents_with_free_capacity():

@@ -67,7 +67,7 @@ class Snapshot:
         return sorted(eligible, key=matching.agent_key(strategy, channel))[:limit]
 
     def refresh(self, store: TicketStore) -> None:
-        self._agents = self._timed.read(store.all_agents)
+        self._agents = self._timed.read(store.available_agents)
 
     def took(self, agent_id: str, channel: str) -> None:
         """This process reserved a unit: count it until the next read."""

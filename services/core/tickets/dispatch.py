@@ -10,7 +10,6 @@ from services.core.jobs.dispatch import BROKER_ERRORS, BrokerUnavailable
 
 ASSIGN_TICKET = "switchboard.assign_ticket"
 AGENT_PULL = "switchboard.agent_pull"
-SWEEP_TICKETS = "switchboard.sweep_tickets"
 # Freed capacity is put to use before new tickets are matched: it serves those already waiting.
 PULL_PRIORITY = queues.MAX_PRIORITY
 log = logging.getLogger(__name__)

@@ -136,7 +136,12 @@ class TicketStore:
         self.tickets.create_index([("status", ASCENDING), ("_id", DESCENDING)])
         self.tickets.create_index([("agent_id", ASCENDING), ("_id", DESCENDING)])
         self.tickets.create_index([("assigned_at", ASCENDING)])
+        self.tickets.create_index([("channel", ASCENDING), ("_id", DESCENDING)])
         self.queue.create_index(matching.WAITING_SORT)
+        # Agents are read by who is available (assignment) and who holds capacity (the sweep).
+        self.agents.create_index([("status", ASCENDING)])
+        for channel in CHANNELS:
+            self.agents.create_index([(active_field(channel), ASCENDING)])
 
     # -- agents -----------------------------------------------------------------------------------
 
@@ -230,9 +235,17 @@ class TicketStore:
             update["$inc"] = inc
         return self.agents.find_one_and_update(query, update, return_document=_AFTER)
 
+    def available_agents(self) -> list[Doc]:
+        """Only these can be assigned anything: offline and away agents are never read."""
+        return list(self.agents.find({"status": AgentStatus.AVAILABLE.value}))
+
     def agents_with_free_capacity(self) -> list[Doc]:
-        available = self.agents.find({"status": AgentStatus.AVAILABLE.value})
-        return [a for a in available if any(a[free_field(c)] > 0 for c in CHANNELS)]
+        return [a for a in self.available_agents() if any(a[free_field(c)] > 0 for c in CHANNELS)]
+
+    def agents_holding_capacity(self) -> list[Doc]:
+        """Agents with an active ticket or reservation on some channel: the sweep's to check."""
+        busy = [{active_field(c): {"$gt": 0}} for c in CHANNELS]
+        return list(self.agents.find({"$or": busy}))
 
     # -- tickets ----------------------------------------------------------------------------------
 

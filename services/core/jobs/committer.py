@@ -1,0 +1,125 @@
+"""Group commit: the submits of one web process share their database and broker round trips.
+
+Request threads hand their recorded jobs to the process's committer and wait. Its thread takes
+everything that has arrived, up to a bound, and makes one insert, one publish whose confirms are
+awaited together, and one write marking the jobs queued; then it wakes each waiter with its own
+outcome. There is no wait for a group to fill: while one group commits, the next accumulates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from services.core.config import settings
+from services.core.jobs.dispatch import dispatch_new
+from services.core.jobs.publisher import Publisher, default_publisher
+from services.core.jobs.states import JobStatus
+from services.core.jobs.store import Doc, JobStore, default_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    docs: list[Doc]
+    # Already in the database (an Idempotency-Key submit records its job itself, to learn
+    # whether the key is new); only published and marked here.
+    recorded: bool
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
+class Committer:
+    def __init__(self, store: Callable[[], JobStore], publisher: Publisher, max_group: int) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._max_group = max_group
+        self._arrived: deque[_Request] = deque()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def commit(self, docs: list[Doc], recorded: bool = False) -> list[Doc]:
+        """Record, publish and mark the jobs queued, along with whatever else has arrived.
+
+        Returns the docs as they now stand: `queued`, or `pending` when the database went away
+        after the broker confirmed them. Raises what the single path raised: BrokerUnavailable
+        when the broker did not confirm them (they are discarded), or the database's error
+        when they could not be recorded.
+        """
+        request = _Request(docs, recorded)
+        with self._wake:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
+                self._thread.start()
+            self._arrived.append(request)
+            self._wake.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return docs
+
+    def _run(self) -> None:
+        while True:
+            group = self._next_group()
+            try:
+                self._commit(group)
+            except Exception as exc:
+                log.exception("group commit failed")
+                for request in group:
+                    request.error = request.error or exc
+            finally:
+                for request in group:
+                    request.done.set()
+
+    def _next_group(self) -> list[_Request]:
+        """Every request that has arrived, whole, within the bound (a bigger one goes alone)."""
+        with self._wake:
+            while not self._arrived:
+                self._wake.wait()
+            group = [self._arrived.popleft()]
+            size = len(group[0].docs)
+            while self._arrived and size + len(self._arrived[0].docs) <= self._max_group:
+                size += len(self._arrived[0].docs)
+                group.append(self._arrived.popleft())
+        return group
+
+    def _commit(self, group: list[_Request]) -> None:
+        store = self._store()
+        fresh = [r for r in group if not r.recorded]
+        if fresh:
+            try:
+                store.insert_many([doc for r in fresh for doc in r.docs])
+            except Exception as exc:
+                for request in fresh:
+                    request.error = exc
+                group = [r for r in group if r.recorded]
+        docs = [doc for r in group for doc in r.docs]
+        if not docs:
+            return
+        outcome = dispatch_new(store, docs, self._publisher)
+        for request in group:
+            if not all(doc["_id"] in outcome.confirmed for doc in request.docs):
+                request.error = outcome.failure
+            elif outcome.queued_at is not None:
+                for doc in request.docs:
+                    t = outcome.queued_at
+                    doc.update(status=JobStatus.QUEUED.value, queued_at=t, updated_at=t)
+
+
+_lock = threading.Lock()
+_committer: tuple[int, Committer] | None = None
+
+
+def default_committer() -> Committer:
+    """This process's committer; a forked child makes its own, as threads do not survive a fork."""
+    global _committer
+    with _lock:
+        if _committer is None or _committer[0] != os.getpid():
+            made = Committer(default_store, default_publisher(), settings().submit_group_max)
+            _committer = (os.getpid(), made)
+        return _committer[1]

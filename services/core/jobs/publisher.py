@@ -1,0 +1,215 @@
+"""Putting `switchboard.run_job` messages on the broker, many at a time, each one confirmed.
+
+Every message of a call is written first and the broker's confirms are then awaited together, so
+a call costs one round trip however many jobs it carries. `AmqpPublisher` does that on RabbitMQ;
+`StubPublisher` keeps the messages in memory for tests (the model is Dramatiq's StubBroker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from amqp.exceptions import AMQPError
+from celery import Celery
+from kombu import Connection, Producer
+from kombu.exceptions import KombuError
+from kombu.utils.uuid import uuid
+
+from services.core import queues
+from services.core.celery_app import app as celery_app
+
+RUN_JOB = "switchboard.run_job"
+# How long the broker may take to confirm one call's messages before the call is a 503.
+CONFIRM_TIMEOUT = 5.0
+
+# What a broker that is down, unreachable or refusing raises through Celery and kombu.
+BROKER_ERRORS: tuple[type[Exception], ...] = (KombuError, OSError, ConnectionError)
+# py-amqp raises its own errors when used without kombu's wrapping, as here.
+_AMQP_FAILURES = (*BROKER_ERRORS, AMQPError)
+
+# (job id, priority 0-9) for one message.
+Message = tuple[str, int]
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not confirm a publish; `confirmed` names the jobs it did confirm."""
+
+    def __init__(self, message: str, confirmed: Collection[str] = ()) -> None:
+        super().__init__(message)
+        self.confirmed = frozenset(confirmed)
+
+
+class Publisher(Protocol):
+    def publish(self, messages: Sequence[Message]) -> None:
+        """Return once the broker has confirmed every message; else raise BrokerUnavailable."""
+
+
+class _Confirms:
+    """What a confirm-mode channel is owed, by delivery tag.
+
+    The broker numbers the channel's publishes 1, 2, 3... and settles them by number: that one,
+    or with `multiple` every number up to it.
+    """
+
+    def __init__(self) -> None:
+        self._sent = 0
+        self._unsettled: OrderedDict[int, str] = OrderedDict()
+        self.confirmed: list[str] = []
+        self.refused: list[str] = []
+
+    @property
+    def waiting(self) -> int:
+        return len(self._unsettled)
+
+    def begin(self) -> None:
+        """Start a call: the outcomes of the previous one are forgotten."""
+        self.confirmed, self.refused = [], []
+
+    def sent(self, job_id: str) -> None:
+        self._sent += 1
+        self._unsettled[self._sent] = job_id
+
+    def ack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple, self.confirmed)
+
+    def nack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple, self.refused)
+
+    def _settle(self, tag: int, multiple: bool, into: list[str]) -> None:
+        if not multiple:
+            into.append(self._unsettled.pop(tag))
+            return
+        while self._unsettled and next(iter(self._unsettled)) <= tag:
+            into.append(self._unsettled.popitem(last=False)[1])
+
+
+class _ConfirmChannel:
+    """A connection of its own with one channel in confirm mode."""
+
+    def __init__(self, app: Celery) -> None:
+        # The app's connections wait for each confirm in turn; this one must not.
+        self.connection: Connection = app.connection_for_write(
+            transport_options={"confirm_publish": False}
+        )
+        self.connection.connect()
+        channel = self.connection.channel()
+        channel.confirm_select()
+        self.confirms = _Confirms()
+        channel.events["basic_ack"].add(self.confirms.ack)
+        channel.events["basic_nack"].add(self.confirms.nack)
+        self.producer = Producer(channel)
+        self._send = app.amqp.send_task_message
+        self._make = app.amqp.create_task_message
+
+    def publish(self, messages: Sequence[Message], timeout: float) -> None:
+        """Send every message, then read acks until each is settled or `timeout` runs out."""
+        self.confirms.begin()
+        for job_id, priority in messages:
+            # Celery's own message (protocol 2) and routing, so workers take it as from send_task.
+            # No `task-sent` event: it would double the messages for a state Flower can skip.
+            message = self._make(uuid(), RUN_JOB, [job_id], {})
+            self._send(
+                self.producer, RUN_JOB, message, queue=queues.JOBS, priority=priority, retry=False
+            )
+            self.confirms.sent(job_id)
+        deadline = time.monotonic() + timeout
+        while self.confirms.waiting:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.confirms.waiting} messages unconfirmed after {timeout}s")
+            self.connection.drain_events(timeout=remaining)
+        if self.confirms.refused:
+            raise BrokerUnavailable(f"the broker refused {len(self.confirms.refused)} messages")
+
+    def close(self) -> None:
+        # It is being replaced because it failed: closing it is only tidiness.
+        with contextlib.suppress(*_AMQP_FAILURES):
+            self.connection.close()
+
+
+class AmqpPublisher:
+    """Publishes on a confirm-mode channel of its own connection, one call at a time."""
+
+    def __init__(self, app: Celery, timeout: float = CONFIRM_TIMEOUT) -> None:
+        self._app = app
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._channel: _ConfirmChannel | None = None
+
+    def publish(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        with self._lock:
+            confirmed: set[str] = set()
+            while True:
+                stale = self._channel is not None
+                try:
+                    self._publish_once([m for m in messages if m[0] not in confirmed])
+                    return
+                except (*_AMQP_FAILURES, BrokerUnavailable) as exc:
+                    self._drop(confirmed)
+                    # A connection made by an earlier call may have died since (a broker
+                    # restart): one more try on a new one. A duplicate message is harmless; a
+                    # needless 503 is not. A timeout or a refusal is an answer: no second try.
+                    if stale and not isinstance(exc, (TimeoutError, BrokerUnavailable)):
+                        continue
+                    raise BrokerUnavailable(str(exc) or type(exc).__name__, confirmed) from exc
+
+    def _publish_once(self, messages: Sequence[Message]) -> None:
+        if self._channel is None:
+            self._channel = _ConfirmChannel(self._app)
+        self._channel.publish(messages, self._timeout)
+
+    def _drop(self, confirmed: set[str]) -> None:
+        """Forget the channel after a failure, keeping what it confirmed before failing."""
+        if self._channel is not None:
+            confirmed.update(self._channel.confirms.confirmed)
+            self._channel.close()
+            self._channel = None
+
+
+class StubPublisher:
+    """An in-memory broker for tests: keeps what it is given, or refuses as told."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.calls: list[list[Message]] = []
+        self.refuse_after: int | None = None
+
+    def publish(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        self.calls.append(list(messages))
+        taken = list(messages)[: self.refuse_after]
+        self.messages.extend(taken)
+        if self.refuse_after is not None:
+            raise BrokerUnavailable("refused by the stub", {job_id for job_id, _ in taken})
+
+    def reset(self) -> None:
+        self.messages.clear()
+        self.calls.clear()
+        self.refuse_after = None
+
+
+_lock = threading.Lock()
+_publisher: tuple[int, Publisher] | None = None
+
+
+def default_publisher() -> Publisher:
+    """This process's publisher: its own after a fork, as a connection cannot be shared.
+
+    With Celery's in-memory broker (the unit tests) there are no confirms: the stub stands in.
+    """
+    global _publisher
+    with _lock:
+        if _publisher is None or _publisher[0] != os.getpid():
+            memory = celery_app.conf.broker_url.startswith("memory://")
+            made: Publisher = StubPublisher() if memory else AmqpPublisher(celery_app)
+            _publisher = (os.getpid(), made)
+        return _publisher[1]

@@ -1,0 +1,128 @@
+"""The pipelined publisher's bookkeeping and reconnects, with no RabbitMQ behind it."""
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from services.core.celery_app import app
+from services.core.jobs import publisher
+from services.core.jobs.publisher import (
+    AmqpPublisher,
+    BrokerUnavailable,
+    Message,
+    StubPublisher,
+    _Confirms,
+)
+
+
+def _sent(*job_ids: str) -> _Confirms:
+    confirms = _Confirms()
+    confirms.begin()
+    for job_id in job_ids:
+        confirms.sent(job_id)
+    return confirms
+
+
+def test_a_multiple_ack_settles_every_tag_up_to_it() -> None:
+    confirms = _sent("a", "b", "c", "d")
+    confirms.ack(2, multiple=False)
+    confirms.ack(3, multiple=True)
+    assert confirms.confirmed == ["b", "a", "c"] and confirms.waiting == 1
+    confirms.nack(4, multiple=True)
+    assert confirms.refused == ["d"] and confirms.waiting == 0
+
+
+def test_tags_run_on_across_calls_on_one_channel() -> None:
+    confirms = _sent("a")
+    confirms.ack(1, multiple=False)
+    confirms.begin()
+    confirms.sent("b")
+    confirms.ack(2, multiple=False)
+    assert confirms.confirmed == ["b"] and confirms.waiting == 0
+
+
+class _FakeChannel:
+    """Stands in for a connection: confirms what `plan` allows, then fails as `plan` says."""
+
+    plan: Iterator[tuple[int, Exception | None]]
+    made: list["_FakeChannel"]
+
+    def __init__(self, _app: object) -> None:
+        self.confirms = _Confirms()
+        self.published: list[Message] = []
+        self.closed = False
+        _FakeChannel.made.append(self)
+
+    def publish(self, messages: Sequence[Message], timeout: float) -> None:
+        self.confirms.begin()
+        self.published = list(messages)
+        confirmed, failure = next(_FakeChannel.plan)
+        self.confirms.confirmed = [job_id for job_id, _ in messages[:confirmed]]
+        if failure is not None:
+            raise failure
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def channels(monkeypatch: pytest.MonkeyPatch) -> list[_FakeChannel]:
+    monkeypatch.setattr(publisher, "_ConfirmChannel", _FakeChannel)
+    _FakeChannel.made = []
+    return _FakeChannel.made
+
+
+def _plan(*steps: tuple[int, Exception | None]) -> None:
+    _FakeChannel.plan = iter(steps)
+
+
+MESSAGES = [("j1", 5), ("j2", 5), ("j3", 9)]
+
+
+def test_a_connection_that_died_since_the_last_call_is_replaced_once(
+    channels: list[_FakeChannel],
+) -> None:
+    amqp = AmqpPublisher(app)
+    _plan((3, None), (1, ConnectionResetError("reset by peer")), (2, None))
+    amqp.publish(MESSAGES)
+    amqp.publish(MESSAGES)
+    assert len(channels) == 2 and channels[0].closed
+    # Only what the dead connection had not confirmed goes out again.
+    assert channels[1].published == MESSAGES[1:]
+
+
+def test_a_new_connection_that_fails_is_a_refusal_naming_what_was_confirmed(
+    channels: list[_FakeChannel],
+) -> None:
+    amqp = AmqpPublisher(app)
+    _plan((1, ConnectionResetError("reset by peer")))
+    with pytest.raises(BrokerUnavailable) as refused:
+        amqp.publish(MESSAGES)
+    assert refused.value.confirmed == {"j1"} and len(channels) == 1
+
+
+@pytest.mark.parametrize(
+    "failure", [TimeoutError("unconfirmed after 5s"), BrokerUnavailable("refused 1 message")]
+)
+def test_a_timeout_or_a_nack_is_not_tried_again(
+    channels: list[_FakeChannel], failure: Exception
+) -> None:
+    amqp = AmqpPublisher(app)
+    _plan((3, None), (2, failure))
+    amqp.publish(MESSAGES)
+    with pytest.raises(BrokerUnavailable) as refused:
+        amqp.publish(MESSAGES)
+    assert refused.value.confirmed == {"j1", "j2"} and len(channels) == 1
+    _plan((3, None))
+    amqp.publish(MESSAGES)
+    assert len(channels) == 2
+
+
+def test_the_stub_keeps_messages_or_refuses_after_some() -> None:
+    stub = StubPublisher()
+    stub.publish(MESSAGES)
+    stub.refuse_after = 1
+    with pytest.raises(BrokerUnavailable) as refused:
+        stub.publish([("j4", 1), ("j5", 1)])
+    assert refused.value.confirmed == {"j4"}
+    assert stub.messages == [*MESSAGES, ("j4", 1)] and len(stub.calls) == 2
