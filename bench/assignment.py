@@ -4,7 +4,9 @@
 the API; then TICKETS text and voice tickets, each asking for one skill, are posted at once. The
 clock runs from the first ticket's `created_at` to the last `assigned_at` (both recorded by the
 service); time to assign is `assigned_at - created_at` per ticket. Skipped, with the reason, when
-the stack has no tickets API.
+the stack has no tickets API. Each run deletes only the agents and tickets it made: on a database
+with history, the seeded agents that are available (bench/history.py) may take tickets too, as
+agents on shift would.
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ def _ticket(rng: random.Random) -> dict[str, Any]:
     return {"channel": rng.choice(("text", "text", "voice")), "skills": [rng.choice(SKILLS)]}
 
 
-def _reset(stack: LocalStack) -> None:
+def _reset(stack: LocalStack, since: str) -> None:
+    """Delete the agents and tickets made since `since` (a `backends.marker()`): the run's own."""
     db = backends.database(stack.config)
     for name in ("agents", "tickets", "ticket_queue"):
-        db[name].delete_many({})
+        db[name].delete_many({"_id": {"$gte": since}})
 
 
 def _wait_tickets_queue_empty(stack: LocalStack, timeout: float) -> None:
@@ -66,7 +69,7 @@ def _wait_tickets_queue_empty(stack: LocalStack, timeout: float) -> None:
 
 
 def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[str, Any]:
-    _reset(stack)
+    since = backends.marker()
     base = stack.config.base_url
     rng = random.Random(seed)
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
@@ -82,9 +85,11 @@ def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[
     ids = [body["id"] for status, body in sent if status == 202]
     coll = backends.database(stack.config)["tickets"]
     deadline = time.monotonic() + timeout
-    while coll.count_documents({"status": "waiting"}) > 0 and time.monotonic() < deadline:
+    mine = {"_id": {"$gte": since}}
+    while coll.count_documents({**mine, "status": "waiting"}) > 0 and time.monotonic() < deadline:
         time.sleep(0.25)
     docs = list(coll.find({"_id": {"$in": ids}}, {"created_at": 1, "assigned_at": 1}))
+    _reset(stack, since)
     assigned = [d for d in docs if d.get("assigned_at") is not None]
     waits = [(d["assigned_at"] - d["created_at"]).total_seconds() for d in assigned]
     span = (
@@ -118,7 +123,6 @@ def measure(stack: LocalStack, tickets: int, reps: int, timeout: float, log: Any
             f"assignment rep {rep + 1}: {r['assigned']}/{r['tickets']} assigned, "
             f"{r['tickets_per_s']:.1f}/s, p50 {r['assign_p50_ms']} ms p99 {r['assign_p99_ms']} ms"
         )
-    _reset(stack)
     return {
         "agents": AGENTS,
         "tickets": tickets,

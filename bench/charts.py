@@ -98,7 +98,7 @@ def dbcost_chart(rows: list[dict[str, Any]], machine: dict[str, Any], path: Path
         yscale="log",
     )
     # Symmetric log: the empty database (0) sits on the same axis as a million.
-    ax.set_xscale("symlog", linthresh=1000)
+    ax.set_xscale("symlog", linthresh=min((x for x in xs if x), default=1))
     ax.legend(fontsize=7)
     _finish(fig, machine, path)
 

@@ -72,6 +72,7 @@ def run_one(stack: LocalStack, fault: Fault, scale: drill.Scale) -> dict[str, An
 def _brief(row: dict[str, Any]) -> str:
     keys = (
         "accepted", "refused", "client_errors", "lost", "recorded_twice", "executed_again",
+        "recorded_without_202", "unknown_executions",
         "submit_rate_before_fault", "accepting_again_s", "submit_rate_back_s",
         "completion_rate_back_s", "backlog_drained_s", "drain_wait_s", "audit_s",
     )  # fmt: skip
@@ -102,15 +103,17 @@ def render(results: dict[str, Any]) -> str:
         "",
         "| drill | requests | accepted (202) | refused (503) | other client errors | "
         "**lost** | **recorded twice** | executed again | recorded without a 202 | "
-        "submit rate before the fault (jobs/s) | completions before the fault (jobs/s) |",
-        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "executions nobody asked for | submit rate before the fault (jobs/s) | completions "
+        "before the fault (jobs/s) |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results["drills"]:
         errors = ", ".join(f"{k}: {v}" for k, v in r["client_errors"].items()) or "none"
         lines.append(
             f"| {r['drill']} | {r['requests']:,} | {r['accepted']:,} | {r['refused']:,} | "
             f"{errors} | {r['lost']} | {r['recorded_twice']} | {r['executed_again']} | "
-            f"{r['recorded_without_202']} | {_cell(r['submit_rate_before_fault'])} | "
+            f"{r['recorded_without_202']} | {r['unknown_executions']} | "
+            f"{_cell(r['submit_rate_before_fault'])} | "
             f"{_cell(r['completion_rate_before_fault'])} |"
         )
     lines += [
@@ -146,6 +149,8 @@ DEFINITIONS = """
   broker that loses an unacknowledged delivery, causes this by design; the record stays single.
 - **recorded without a 202**: a client saw an error (or no answer) but the job exists and ran.
   A client that retries with an `Idempotency-Key` gets the same job back instead of a second.
+- **executions nobody asked for**: executions in the ledger whose token no client of this drill
+  sent (a job the drill did not submit, or an earlier drill's job running late). Expected 0.
 - **refused (503)**: the service said it could not take the job (a dependency is down); such a
   client waits 0.2 s before its next request. **Other client errors**: any other status, or
   `no answer` (with the exception) when the connection failed without an HTTP answer.

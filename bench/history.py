@@ -71,8 +71,9 @@ def seed_history(
 ) -> None:
     """Insert `jobs` finished jobs, `agents` agents and `tickets` finished tickets into `db`.
 
-    `progress(collection, done, total)` is called after each batch; without one, a progress bar
-    is drawn on stderr when there are many documents to write.
+    `progress(collection, done, total)` is called as each batch goes to the database; without
+    one, a progress bar is drawn on the terminal when there are many documents to write.
+    Several calls on one database add up: the same mix again, with fresh ids.
     """
     if progress is None and jobs + agents + tickets >= PROGRESS_FROM:
         with _RichBar() as bar:
@@ -80,7 +81,7 @@ def seed_history(
         return
     rand = random.Random(SEED)
     now = clock.now()
-    agent_docs = [_agent(rand, now, i) for i in range(agents)]
+    agent_docs = [_agent(rand, now) for _ in range(agents)]
     _insert(db, "agents", iter(agent_docs), agents, progress)
     agent_ids = [a["_id"] for a in agent_docs]
     finished: Counter[tuple[str, str]] = Counter()
@@ -241,7 +242,7 @@ def _job(rand: random.Random, now: datetime) -> Doc:
     return doc
 
 
-def _agent(rand: random.Random, now: datetime, i: int) -> Doc:
+def _agent(rand: random.Random, now: datetime) -> Doc:
     roll = rand.random()
     status = (
         AgentStatus.AVAILABLE
@@ -252,10 +253,12 @@ def _agent(rand: random.Random, now: datetime, i: int) -> Doc:
     )
     skills = rand.sample(SKILLS, rand.randrange(1, 5))
     capacities = {Channel.VOICE.value: 1, Channel.TEXT.value: rand.randrange(1, 5)}
-    doc = new_agent(f"agent {i:05d}", skills, capacities, status.value)
     created = _ms(now - SPAN * rand.random())
+    agent_id = _id_at(created)
+    # Named after the id, so that seeding twice into one database makes no namesakes.
+    doc = new_agent(f"agent {agent_id[-6:]}", skills, capacities, status.value)
     doc.update(
-        _id=_id_at(created),
+        _id=agent_id,
         created_at=created,
         assigned_total=rand.randrange(0, 200),
         last_freed_at=_after(created, rand, 0, (now - created).total_seconds()),

@@ -25,7 +25,9 @@ REFUSED = 503
 # client backs off, and clients that spin on instant 503s would take the CPU the stack needs to
 # recover. Short beside the recoveries measured, so it hardly delays the first accepted job.
 PAUSE_AFTER_ERROR = 0.2
-REQUEST_TIMEOUT = 30.0
+# Longer than Nginx's proxy_read_timeout (60 s), so that a slow request is answered by the stack
+# (Nginx's 504) rather than given up by the client: the drill reports what the stack does.
+REQUEST_TIMEOUT = 75.0
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Sent:
 @dataclass
 class Load:
     """`clients` threads, each on its own keep-alive connection, submit `job_type` jobs back to back
-    until `target` have been accepted, `stop()` is called, or `seconds` have passed."""
+    until `target` have been accepted or `seconds` have passed."""
 
     base_url: str
     job_type: str
@@ -56,7 +58,6 @@ class Load:
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _progress: threading.Condition = field(init=False)
-    _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -75,23 +76,19 @@ class Load:
         with self._progress:
             self._progress.wait_for(lambda: self._accepted >= count or self._ended())
 
-    def stop(self) -> None:
-        self._stop.set()
-        self.wait()
-
     def wait(self) -> None:
         for thread in self._threads:
             thread.join()
 
     def _ended(self) -> bool:
-        return self._stop.is_set() or not any(t.is_alive() for t in self._threads)
+        return not any(t.is_alive() for t in self._threads)
 
     def _claim(self) -> bool:
         """Whether this client should send another request. A request is sent only while the
         accepted ones plus those in flight fall short of `target`, so exactly `target` jobs are
         accepted; a client waits while the last ones are in flight, in case one is refused."""
         with self._progress:
-            while not self._stop.is_set() and time.monotonic() < self._deadline:
+            while time.monotonic() < self._deadline:
                 if self._accepted >= self.target:
                     return False
                 if self._accepted + self._in_flight < self.target:
@@ -113,7 +110,7 @@ class Load:
                         self._accepted += 1
                     self._progress.notify_all()
                 if sent.status != 202:
-                    self._stop.wait(PAUSE_AFTER_ERROR)
+                    time.sleep(PAUSE_AFTER_ERROR)
         finally:
             conn.close()
             with self._progress:

@@ -5,9 +5,10 @@ from services.core.config import settings
 _s = settings()
 bind = f"{_s.bind_host}:{_s.web_port}"
 workers = _s.web_workers
-# Threads overlap the waits on MongoDB and on publisher confirms.
+# Threads overlap the waits on MongoDB and on publisher confirms, and the submits waiting at once
+# share one group commit: 16 rather than 4 about doubled POST /jobs at 64 connections (2 cores).
 worker_class = "gthread"
-threads = 4
+threads = 16
 reload = _s.web_reload
 accesslog = "-"
 loglevel = _s.log_level.lower()

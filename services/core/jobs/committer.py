@@ -90,25 +90,32 @@ class Committer:
 
     def _commit(self, group: list[_Request]) -> None:
         store = self._store()
-        fresh = [r for r in group if not r.recorded]
-        if fresh:
-            try:
-                store.insert_many([doc for r in fresh for doc in r.docs])
-            except Exception as exc:
-                for request in fresh:
-                    request.error = exc
-                group = [r for r in group if r.recorded]
-        docs = [doc for r in group for doc in r.docs]
+        group = self._record(store, group)
+        docs = [doc for request in group for doc in request.docs]
         if not docs:
             return
         outcome = dispatch_new(store, docs, self._publisher)
+        t = outcome.queued_at
         for request in group:
             if not all(doc["_id"] in outcome.confirmed for doc in request.docs):
                 request.error = outcome.failure
-            elif outcome.queued_at is not None:
+            elif t is not None:
                 for doc in request.docs:
-                    t = outcome.queued_at
                     doc.update(status=JobStatus.QUEUED.value, queued_at=t, updated_at=t)
+
+    @staticmethod
+    def _record(store: JobStore, group: list[_Request]) -> list[_Request]:
+        """Insert the group's new jobs in one call; the requests whose jobs are now recorded."""
+        fresh = [request for request in group if not request.recorded]
+        if not fresh:
+            return [request for request in group if request.recorded]
+        try:
+            store.insert_many([doc for request in fresh for doc in request.docs])
+        except Exception as exc:
+            for request in fresh:
+                request.error = exc
+            return [request for request in group if request.recorded]
+        return group
 
 
 _lock = threading.Lock()
