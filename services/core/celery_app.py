@@ -54,8 +54,10 @@ def _make_app() -> Celery:
         # One message in hand per process, so the broker's priority order decides what runs next.
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
+        # Flower follows tasks from the workers' events; a `task-sent` event per publish would
+        # double the broker's messages for a state Flower can do without.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
         task_routes={
             name: {"queue": queues.TICKETS}

@@ -10,6 +10,8 @@ workers = _s.web_workers
 worker_class = "gthread"
 threads = 16
 reload = _s.web_reload
-accesslog = "-"
+# No access log: formatting and writing a line per request cost as much CPU as a refused request's
+# whole Flask handling. GUNICORN_CMD_ARGS="--access-logfile -" turns it back on.
+accesslog = None
 loglevel = _s.log_level.lower()
 graceful_timeout = 10

@@ -1,15 +1,22 @@
 """The pipelined publisher's bookkeeping and reconnects, with no RabbitMQ behind it."""
 
 from collections.abc import Iterator, Sequence
+from typing import Any
+from unittest import mock
 
 import pytest
+from kombu import Producer
+from kombu.transport import pyamqp
 
+from services.core import queues
 from services.core.celery_app import app
 from services.core.jobs import publisher
 from services.core.jobs.publisher import (
+    RUN_JOB,
     AmqpPublisher,
     BrokerUnavailable,
     Message,
+    RunJobMessages,
     StubPublisher,
     _Confirms,
 )
@@ -126,3 +133,47 @@ def test_the_stub_keeps_messages_or_refuses_after_some() -> None:
         stub.publish([("j4", 1), ("j5", 1)])
     assert refused.value.confirmed == {"j4"}
     assert stub.messages == [*MESSAGES, ("j4", 1)] and len(stub.calls) == 2
+
+
+def _through_celery(task_id: str, job_id: str, priority: int) -> tuple[Any, dict[str, Any]]:
+    """The message and routing Celery itself sends for a job (its path before this module's)."""
+    channel = mock.MagicMock()
+    channel.prepare_message = lambda *a, **k: pyamqp.Channel.prepare_message(channel, *a, **k)
+    sent: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    channel.basic_publish = lambda *a, **k: sent.append((a, k))
+    with mock.patch.object(Producer, "maybe_declare"):
+        message = app.amqp.create_task_message(task_id, RUN_JOB, [job_id], {})
+        app.amqp.send_task_message(
+            Producer(channel, auto_declare=False),
+            RUN_JOB,
+            message,
+            queue=queues.JOBS,
+            priority=priority,
+            retry=False,
+        )
+    [(args, kwargs)] = sent
+    return args[0], kwargs
+
+
+@pytest.mark.parametrize("priority", [0, 7, 9])
+def test_a_stamped_message_is_the_one_celery_sends(
+    monkeypatch: pytest.MonkeyPatch, priority: int
+) -> None:
+    expected, routing = _through_celery("task-1", "6650f1c2a8e4b7d9c0a1b2c3", priority)
+    monkeypatch.setattr(publisher, "uuid", lambda: "task-1")
+    messages = RunJobMessages(app)
+    made = messages.make("6650f1c2a8e4b7d9c0a1b2c3", priority)
+    assert made.body == expected.body
+    assert made.properties == expected.properties
+    assert (messages.exchange, messages.routing_key) == (
+        routing["exchange"],
+        routing["routing_key"],
+    )
+
+
+def test_each_stamped_message_has_a_task_id_of_its_own() -> None:
+    messages = RunJobMessages(app)
+    first, second = messages.make("a", 5), messages.make("b", 5)
+    ids = {m.properties["application_headers"]["id"] for m in (first, second)}
+    assert len(ids) == 2
+    assert {m.properties["correlation_id"] for m in (first, second)} == ids

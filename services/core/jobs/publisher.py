@@ -8,16 +8,18 @@ a call costs one round trip however many jobs it carries. `AmqpPublisher` does t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+import amqp
 from amqp.exceptions import AMQPError
 from celery import Celery
-from kombu import Connection, Producer
+from kombu import Connection
 from kombu.exceptions import KombuError
 from kombu.utils.uuid import uuid
 
@@ -35,6 +37,9 @@ _AMQP_FAILURES = (*BROKER_ERRORS, AMQPError)
 
 # (job id, priority 0-9) for one message.
 Message = tuple[str, int]
+_JOBS_QUEUE = next(queue for queue in queues.work_queues if queue.name == queues.JOBS)
+# What Celery's `persistent` delivery mode is on the wire: the broker keeps the message on disk.
+PERSISTENT = 2
 
 
 class BrokerUnavailable(Exception):
@@ -89,6 +94,46 @@ class _Confirms:
             into.append(self._unsettled.popitem(last=False)[1])
 
 
+class RunJobMessages:
+    """Celery's protocol-2 `switchboard.run_job` message, built by Celery once, stamped per job.
+
+    Through Celery (create_task_message, then send_task_message and kombu's Producer), routing,
+    queue declaration, signals and serialisation cost more web CPU per job than the publish
+    itself. The messages differ only in the task id, the job id and the priority, so Celery makes
+    the first and every job gets a copy with those three changed. The routing is the one Celery
+    chooses for a direct exchange's queue: the default exchange, with the queue's name as key.
+    """
+
+    exchange = ""
+    routing_key = queues.JOBS
+
+    def __init__(self, app: Celery) -> None:
+        headers, properties, body, _sent_event = app.amqp.create_task_message(
+            uuid(), RUN_JOB, [""], {}
+        )
+        self._headers: dict[str, Any] = headers
+        self._properties: dict[str, Any] = properties
+        # The body is (args, kwargs, embed); only args, the job id, changes.
+        self._after_args: list[Any] = list(body[1:])
+
+    def make(self, job_id: str, priority: int) -> amqp.Message:
+        task_id = uuid()
+        return amqp.Message(
+            json.dumps([[job_id], *self._after_args]),
+            priority=priority,
+            content_type="application/json",
+            content_encoding="utf-8",
+            application_headers={
+                **self._headers,
+                "id": task_id,
+                "root_id": task_id,
+                "argsrepr": repr([job_id]),
+            },
+            **{**self._properties, "correlation_id": task_id},
+            delivery_mode=PERSISTENT,
+        )
+
+
 class _ConfirmChannel:
     """A connection of its own with one channel in confirm mode."""
 
@@ -98,25 +143,24 @@ class _ConfirmChannel:
             transport_options={"confirm_publish": False}
         )
         self.connection.connect()
-        channel = self.connection.channel()
-        channel.confirm_select()
+        self.channel = self.connection.channel()
+        self.channel.confirm_select()
         self.confirms = _Confirms()
-        channel.events["basic_ack"].add(self.confirms.ack)
-        channel.events["basic_nack"].add(self.confirms.nack)
-        self.producer = Producer(channel)
-        self._send = app.amqp.send_task_message
-        self._make = app.amqp.create_task_message
+        self.channel.events["basic_ack"].add(self.confirms.ack)
+        self.channel.events["basic_nack"].add(self.confirms.nack)
+        # Once per connection, as kombu's Producer did on its first publish: a broker that lost
+        # the queue gets it back before a message is routed to nowhere.
+        _JOBS_QUEUE.bind(self.channel).declare()
+        self._messages = RunJobMessages(app)
 
     def publish(self, messages: Sequence[Message], timeout: float) -> None:
         """Send every message, then read acks until each is settled or `timeout` runs out."""
         self.confirms.begin()
+        make, send = self._messages.make, self.channel.basic_publish
+        exchange, routing_key = self._messages.exchange, self._messages.routing_key
         for job_id, priority in messages:
-            # Celery's own message (protocol 2) and routing, so workers take it as from send_task.
             # No `task-sent` event: it would double the messages for a state Flower can skip.
-            message = self._make(uuid(), RUN_JOB, [job_id], {})
-            self._send(
-                self.producer, RUN_JOB, message, queue=queues.JOBS, priority=priority, retry=False
-            )
+            send(make(job_id, priority), exchange=exchange, routing_key=routing_key)
             self.confirms.sent(job_id)
         deadline = time.monotonic() + timeout
         while self.confirms.waiting:

@@ -108,9 +108,18 @@ class JobStore:
         self.jobs.create_index("idempotency_key", unique=True, sparse=True)
         self.jobs.create_index([("status", ASCENDING), ("_id", DESCENDING)])
         self.jobs.create_index([("type", ASCENDING), ("_id", DESCENDING)])
-        self.jobs.create_index([("status", ASCENDING), ("updated_at", ASCENDING)])
-        self.jobs.create_index([("status", ASCENDING), ("retry_at", ASCENDING)])
-        self.jobs.create_index([("status", ASCENDING), ("heartbeat_at", ASCENDING)])
+        # The relay's and the sweep's indexes hold only jobs in that status (partial indexes), so
+        # their size, and what every write pays to keep them, follows the work in flight.
+        for field, status in (
+            ("updated_at", JobStatus.PENDING),  # the outbox: publishes that never completed
+            ("retry_at", JobStatus.RETRYING),  # retries waiting out their backoff
+            ("heartbeat_at", JobStatus.RUNNING),  # running attempts and their liveness
+        ):
+            self.jobs.create_index(
+                [(field, ASCENDING)],
+                name=f"{status.value}_by_{field}",
+                partialFilterExpression={"status": status.value},
+            )
 
     # -- reads ------------------------------------------------------------------------------------
 
