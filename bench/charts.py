@@ -99,6 +99,7 @@ def dbcost_chart(rows: list[dict[str, Any]], machine: dict[str, Any], path: Path
     )
     # Symmetric log: the empty database (0) sits on the same axis as a million.
     ax.set_xscale("symlog", linthresh=min((x for x in xs if x), default=1))
+    ax.set_xlim(left=0)
     ax.legend(fontsize=7)
     _finish(fig, machine, path)
 

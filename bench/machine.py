@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from services.localstack.topology import default_database
+from services.localstack.topology import REPO, default_database
 
 
 def cpu_model() -> str:
@@ -30,10 +30,25 @@ def database_server(database: str = "") -> str:
     binary = database or default_database()
     try:
         out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
-        version = (out.stdout or out.stderr).strip().splitlines()[0]
+        # Each server's first line names it with its version, "secantusd-rs 0.5.3-beta.196".
+        return (out.stdout or out.stderr).strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
-        version = "?"
-    return f"{Path(binary).name}: {version}"
+        return f"{Path(binary).name} (version unknown)"
+
+
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=REPO)
+    return out.stdout.strip()
+
+
+def code_version() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    try:
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return f"{head or '?'}{' with uncommitted changes' if dirty else ''}"
 
 
 def describe(database: str = "") -> dict[str, Any]:
@@ -45,6 +60,7 @@ def describe(database: str = "") -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "database": database_server(database),
+        "code": code_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

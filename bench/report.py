@@ -44,6 +44,7 @@ def _machine(results: dict[str, Any]) -> list[str]:
         f"- Database, for every figure on this page: **{m['database']}**",
         f"- Data: first pass on an empty database ({_data(results['empty']['data'])} when it "
         f"ended); second pass with history ({_data(results['history']['data'])})",
+        f"- Code: {m.get('code', 'not recorded')}",
         f"- Load average when the run started: {', '.join(map(str, m['load_average_at_start']))} "
         "(other processes on the machine share its cores)",
         f"- Measured: {m['measured_at']}",
@@ -63,8 +64,8 @@ def _maintenance_worst(rows: list[dict[str, Any]] | None) -> tuple[str, bool]:
     idle = [r["task"] for r in rows if not r["runs"]]
     worst = max(rows, key=lambda r: r["mean_share"] or 0.0)
     text = (
-        f"worst mean {_pct(worst['mean_share'])} ({worst['task']}), longest run "
-        f"{_pct(max(r['max_share'] or 0.0 for r in rows))} of its interval"
+        f"worst mean {_pct(worst['mean_share'])} ({worst['task']}; the mean is judged), "
+        f"longest run {_pct(max(r['max_share'] or 0.0 for r in rows))} of its interval"
     )
     if idle:
         text += f"; no run in the window: {', '.join(idle)}"
@@ -91,7 +92,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
         "| --- | --- | --- | --- |",
         f"| end to end with history >= 90% of the same on an empty database | "
         f"{_n(_median(h_e2e['switchboard']['jobs_per_s']), 1)} jobs/s "
-        f"{'(timed out)' if h_e2e['timed_out'] else ''} | "
+        f"{'(timed out) ' if h_e2e['timed_out'] else ''}| "
         f"{_n(_median(e_e2e['switchboard']['jobs_per_s']), 1)} jobs/s empty: **{_pct(flat)}** "
         f"({_pct(adjusted)} once bare Celery's own change between the passes is taken out) | "
         f"{_verdict(flat >= TARGETS['flat'])} |",
@@ -425,7 +426,8 @@ def render(results: dict[str, Any], findings: str) -> str:
         "",
         "## Reproduce",
         "",
-        "`make bench` (seeds 1,000,000 jobs: most of an hour on this machine); "
+        "`make bench` (seeds 1,000,000 jobs: about 35 minutes on this machine, more when it "
+        "is loaded); "
         "`BENCH_ARGS=--quick` for a smoke run of a few minutes on 20,000. It starts its own stack "
         "on free ports in a temporary folder and stops it afterwards.",
         "",

@@ -10,8 +10,12 @@ workers = _s.web_workers
 worker_class = "gthread"
 threads = 16
 reload = _s.web_reload
-# No access log: formatting and writing a line per request cost as much CPU as a refused request's
-# whole Flask handling. GUNICORN_CMD_ARGS="--access-logfile -" turns it back on.
+# No access log: formatting and writing a line per request, and supervisord copying it, cost about
+# a fifth of a refused request's CPU. GUNICORN_CMD_ARGS="--access-logfile -" turns it back on.
 accesslog = None
 loglevel = _s.log_level.lower()
 graceful_timeout = 10
+# Nginx keeps its upstream connections open for 60 s (nginx/switchboard.conf.template); closing
+# them sooner, as Gunicorn's default of 2 s does, races a request Nginx is sending on one, and a
+# POST lost that way is a 502 (Nginx never resends a non-idempotent request).
+keepalive = 75

@@ -99,9 +99,10 @@ class RunJobMessages:
 
     Through Celery (create_task_message, then send_task_message and kombu's Producer), routing,
     queue declaration, signals and serialisation cost more web CPU per job than the publish
-    itself. The messages differ only in the task id, the job id and the priority, so Celery makes
-    the first and every job gets a copy with those three changed. The routing is the one Celery
-    chooses for a direct exchange's queue: the default exchange, with the queue's name as key.
+    itself. The messages differ only in the task id, the job id and the priority, so Celery builds
+    one, once, and every job gets a copy with those three changed (a unit test holds the copies
+    equal to what Celery sends). The routing is the one Celery chooses for a direct exchange's
+    queue: the default exchange, with the queue's name as key.
     """
 
     exchange = ""
