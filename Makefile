@@ -93,15 +93,15 @@ coverage-dev: ## Unit and integration tests with a coverage report
 
 lint-dev: ## ruff, mypy, hadolint and the Compose schema check
 	@scripts/install.sh --python-only
-	$(PY) -m ruff check services tests
-	$(PY) -m ruff format --check services tests
+	$(PY) -m ruff check services tests bench
+	$(PY) -m ruff format --check services tests bench
 	$(PY) -m mypy
 	scripts/check-containers.sh
 
 format-dev: ## Format the code with ruff
 	@scripts/install.sh --python-only
-	$(PY) -m ruff format services tests
-	$(PY) -m ruff check --fix services tests
+	$(PY) -m ruff format services tests bench
+	$(PY) -m ruff check --fix services tests bench
 
 # The ticket simulator's options: `make simulate AGENTS=200 TICKETS=20000 RATE=40`.
 AGENTS ?= 50

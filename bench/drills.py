@@ -55,7 +55,12 @@ def seed(stack: LocalStack, history: dict[str, int]) -> dict[str, Any]:
     """The history, once for every drill: each drill audits only its own jobs, so the others'
     finished jobs are simply more history to it."""
     began = time.monotonic()
-    seed_history(backends.database(stack.config), **history)
+    seed_history(
+        backends.database(stack.config),
+        jobs=history["jobs"],
+        agents=history["agents"],
+        tickets=history["tickets"],
+    )
     return {**history, "seconds": round(time.monotonic() - began, 1)}
 
 

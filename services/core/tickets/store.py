@@ -138,10 +138,16 @@ class TicketStore:
         self.tickets.create_index([("assigned_at", ASCENDING)])
         self.tickets.create_index([("channel", ASCENDING), ("_id", DESCENDING)])
         self.queue.create_index(matching.WAITING_SORT)
-        # Agents are read by who is available (assignment) and who holds capacity (the sweep).
+        # Agents are read by who is available (assignment) and who holds capacity (the sweep);
+        # the second index holds busy agents only, so the sweep never walks the whole roster.
         self.agents.create_index([("status", ASCENDING)])
         for channel in CHANNELS:
-            self.agents.create_index([(active_field(channel), ASCENDING)])
+            busy = {active_field(channel): {"$gt": 0}}
+            self.agents.create_index(
+                [(active_field(channel), ASCENDING)],
+                name=f"busy_{channel.value}",
+                partialFilterExpression=busy,
+            )
 
     # -- agents -----------------------------------------------------------------------------------
 
@@ -243,9 +249,16 @@ class TicketStore:
         return [a for a in self.available_agents() if any(a[free_field(c)] > 0 for c in CHANNELS)]
 
     def agents_holding_capacity(self) -> list[Doc]:
-        """Agents with an active ticket or reservation on some channel: the sweep's to check."""
-        busy = [{active_field(c): {"$gt": 0}} for c in CHANNELS]
-        return list(self.agents.find({"$or": busy}))
+        """Agents with an active ticket or reservation on some channel: the sweep's to check.
+
+        One query per channel rather than an `$or`, so that each is served by its own partial
+        index of busy agents.
+        """
+        busy: dict[str, Doc] = {}
+        for channel in CHANNELS:
+            for agent in self.agents.find({active_field(channel): {"$gt": 0}}):
+                busy[agent["_id"]] = agent
+        return list(busy.values())
 
     # -- tickets ----------------------------------------------------------------------------------
 
