@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
+import psutil
 import pytest
 
 from services.localstack.stack import LocalStack
@@ -68,14 +69,26 @@ def test_a_killed_process_is_restarted_and_the_rest_keep_serving(
         return int(stack.ctl("pid", name).strip() or 0)
 
     before = pid_of("web-1")
+    orphans = psutil.Process(before).children()
     os.kill(before, signal.SIGKILL)
     # Nginx routes around the dead replica while supervisord brings it back.
     for _ in range(10):
         assert api.get("/health").status == 200
+    # Gunicorn's workers outlive a master killed with -9 until they notice, holding its port;
+    # the new master can bind it only once they are gone.
+    psutil.wait_procs(orphans, timeout=60)
+    web_1 = Api(f"http://127.0.0.1:{stack.config.web_ports[0]}")
+
+    def serving() -> bool:
+        try:
+            return web_1.get("/health").status == 200
+        except OSError:  # refused while it binds
+            return False
+
     wait_for(
-        lambda: pid_of("web-1") not in (0, before) and "RUNNING" in stack.ctl("status", "web-1"),
-        60,
-        "web-1 to be restarted",
+        lambda: pid_of("web-1") not in (0, before) and serving(),
+        90,
+        "web-1 to be restarted and serving",
     )
     job = api.submit("noop", {})
     api.wait_status(job["id"], "succeeded")
