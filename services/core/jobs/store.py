@@ -15,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from services.core import clock, jsonfield
+from services.core import clock, jsonfield, recent
 from services.core.jobs.states import (
     CANCELLABLE_AT_ONCE,
     FINISHED,
@@ -132,12 +132,15 @@ class JobStore:
     def page(
         self, status: str | None, type_: str | None, limit: int, cursor: str | None
     ) -> tuple[list[Doc], str | None]:
-        """Newest first; `cursor` is the last id of the previous page."""
-        query: Doc = {}
-        if status:
-            query["status"] = status
-        if type_:
-            query["type"] = type_
+        """Newest first; `cursor` is the `next` of the previous page.
+
+        Jobs in flight are few: the status index serves them. Any other filter matches history,
+        so the page walks `_id` windows instead (`recent`), and may come back short with `next`.
+        """
+        equal = {k: v for k, v in (("status", status), ("type", type_)) if v}
+        if status is None or JobStatus(status) in FINISHED:
+            return recent.page(self.jobs, equal, limit, cursor, clock.now())
+        query: Doc = dict(equal)
         if cursor:
             query["_id"] = {"$lt": cursor}
         docs = list(self.jobs.find(query).sort("_id", DESCENDING).limit(limit + 1))

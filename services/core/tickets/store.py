@@ -21,12 +21,13 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from services.core import clock, jsonfield
+from services.core import clock, jsonfield, recent
 from services.core.tickets import matching
 from services.core.tickets.holds import Hold, new_hold
 from services.core.tickets.matching import Strategy
 from services.core.tickets.states import (
     CHANNELS,
+    FINISHED,
     AgentStatus,
     TicketStatus,
     active_field,
@@ -278,11 +279,17 @@ class TicketStore:
         limit: int,
         cursor: str | None,
     ) -> tuple[list[Doc], str | None]:
-        """Newest first; `cursor` is the last id of the previous page."""
+        """Newest first; `cursor` is the `next` of the previous page.
+
+        Open tickets (and one agent's) are found through their indexes; any other filter
+        matches history, so the page walks `_id` windows (`recent`) and may come back short.
+        """
         query: Doc = {}
         for name, value in (("status", status), ("channel", channel), ("agent_id", agent_id)):
             if value:
                 query[name] = value
+        if agent_id is None and (status is None or TicketStatus(status) in FINISHED):
+            return recent.page(self.tickets, query, limit, cursor, clock.now())
         if cursor:
             query["_id"] = {"$lt": cursor}
         return _page(list(self.tickets.find(query).sort("_id", DESCENDING).limit(limit + 1)), limit)

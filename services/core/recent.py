@@ -1,0 +1,87 @@
+"""Newest-first pages of a history collection, at a cost set by the page, not by the history.
+
+Ids are ObjectId hex strings, so an `_id` range is a time range. A query on a filter that
+matches most of history (a finished status, a type) is served by no server in a bounded way:
+secantusd-rs fetches and sorts every match before it applies the limit. Instead the page walks
+back from the cursor through `_id` windows, reading only the fields the filter needs, and
+widens each window by what the last one held, until the page is full, `SCAN_BUDGET` ids have been
+read, or the walk passes `FLOOR`. A page can therefore come back short with a `next` cursor:
+clients follow `next` until it is null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo.collection import Collection
+
+Doc = dict[str, Any]
+# Ids read at most per page, whatever the history.
+SCAN_BUDGET = 5000
+FIRST_WINDOW = timedelta(minutes=1)
+# A window grows at most this much over the last, however empty the last was.
+MAX_GROWTH = 8
+# Nothing Switchboard recorded is older than this.
+FLOOR = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def id_at(t: datetime) -> str:
+    """The smallest id made at `t`."""
+    return str(ObjectId.from_datetime(t))
+
+
+def time_of(cursor: str) -> datetime:
+    try:
+        return ObjectId(cursor).generation_time
+    except Exception:  # a cursor that is no id: start from now, the filter still applies
+        return datetime.now(UTC)
+
+
+def page(
+    collection: Collection,
+    equal: Mapping[str, str],
+    limit: int,
+    cursor: str | None,
+    now: datetime,
+) -> tuple[list[Doc], str | None]:
+    """Up to `limit` documents whose fields equal `equal`, newest first, below `cursor`."""
+    upper = cursor or id_at(now + timedelta(seconds=1))
+    upper_time = time_of(upper) if cursor else now + timedelta(seconds=1)
+    window = FIRST_WINDOW
+    fields = dict.fromkeys(equal, 1)
+    found: list[str] = []
+    scanned = 0
+    while upper_time > FLOOR:
+        lower_time = max(upper_time - window, FLOOR)
+        lower = id_at(lower_time)
+        ids = collection.find({"_id": {"$gte": lower, "$lt": upper}}, fields)
+        rows = sorted(ids, key=lambda d: d["_id"], reverse=True)
+        scanned += len(rows)
+        for row in rows:
+            if all(row.get(k) == v for k, v in equal.items()):
+                found.append(row["_id"])
+                if len(found) > limit:
+                    return _fetch(collection, found[:limit]), found[limit - 1]
+        upper, upper_time = lower, lower_time
+        if scanned >= SCAN_BUDGET:
+            return _fetch(collection, found), upper
+        window = _next_window(window, len(rows), SCAN_BUDGET - scanned)
+    return _fetch(collection, found), None
+
+
+def _next_window(window: timedelta, held: int, budget_left: int) -> timedelta:
+    """As wide as the last window's density says the budget left can read, within MAX_GROWTH."""
+    grown = window * MAX_GROWTH
+    if held == 0:
+        return grown
+    return max(FIRST_WINDOW, min(grown, window * (budget_left / held)))
+
+
+def _fetch(collection: Collection, ids: list[str]) -> list[Doc]:
+    if not ids:
+        return []
+    by_id = {d["_id"]: d for d in collection.find({"_id": {"$in": ids}})}
+    return [by_id[i] for i in ids if i in by_id]
