@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.core import queues
 from services.core.celery_app import app
 from services.core.db import client
-from services.core.jobs.dispatch import BROKER_ERRORS
+from services.core.jobs.publisher import BROKER_ERRORS
 
 BROKER_CHECK_TIMEOUT = 2.0
 

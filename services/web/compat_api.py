@@ -9,7 +9,7 @@ from pymongo.errors import ConnectionFailure
 
 from services.core import jsonfield
 from services.core.config import settings
-from services.core.jobs.dispatch import BrokerUnavailable
+from services.core.jobs.publisher import BrokerUnavailable
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import default_store
 from services.core.jobs.submission import InvalidJob, JobRequest, parse, submit

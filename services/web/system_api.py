@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, render_template_string, send_fro
 from swagger_ui_bundle import swagger_ui_path
 
 from services.core import health
-from services.core.jobs.dispatch import BROKER_ERRORS
+from services.core.jobs.publisher import BROKER_ERRORS
 from services.core.jobs.store import default_store
 from services.web import openapi
 from services.web.errors import error_response

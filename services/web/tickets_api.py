@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.core import clock
 from services.core.config import settings
-from services.core.jobs.dispatch import BrokerUnavailable
+from services.core.jobs.publisher import BrokerUnavailable
 from services.core.tickets import assignment, dispatch, roster, stats
 from services.core.tickets.matching import parse_strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest

@@ -15,7 +15,8 @@ from pymongo.errors import ConnectionFailure
 from services.core import queues
 from services.core.celery_app import app
 from services.core.config import settings
-from services.core.jobs import dispatch, lifecycle, registry
+from services.core.jobs import lifecycle, registry
+from services.core.jobs.publisher import RUN_JOB
 from services.core.jobs.store import default_store
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@app.task(name=dispatch.RUN_JOB, bind=True)
+@app.task(name=RUN_JOB, bind=True)
 def run_job(self: Task, job_id: str) -> str:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:

@@ -3,7 +3,7 @@
 import mongomock
 import pytest
 
-from services.core.jobs.dispatch import BrokerUnavailable
+from services.core.jobs.publisher import BrokerUnavailable
 from services.core.tickets import dispatch
 from services.core.tickets.store import TicketStore
 from services.web import tickets_api

@@ -14,9 +14,6 @@ from datetime import datetime
 
 from pymongo.errors import ConnectionFailure
 
-# Re-exported: the web, ticket and worker modules know these as dispatch's.
-from services.core.jobs.publisher import BROKER_ERRORS as BROKER_ERRORS
-from services.core.jobs.publisher import RUN_JOB as RUN_JOB
 from services.core.jobs.publisher import BrokerUnavailable, Publisher, default_publisher
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore
@@ -27,6 +24,17 @@ _PENDING = JobStatus.PENDING.value
 
 def _messages(docs: Iterable[Doc]) -> list[tuple[str, int]]:
     return [(doc["_id"], doc["priority"]) for doc in docs]
+
+
+def _publish(
+    publisher: Publisher, docs: list[Doc]
+) -> tuple[frozenset[str], BrokerUnavailable | None]:
+    """Publish the jobs; the ids the broker confirmed, and why the others were not."""
+    try:
+        publisher.publish(_messages(docs))
+    except BrokerUnavailable as exc:
+        return exc.confirmed, exc
+    return frozenset(doc["_id"] for doc in docs), None
 
 
 def redispatch(store: JobStore, job_id: str, publisher: Publisher | None = None) -> Doc | None:
@@ -63,12 +71,8 @@ def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher) -> Disp
     workers start those like `queued`, so they are accepted all the same rather than run
     behind a 503.
     """
-    failure = None
-    try:
-        publisher.publish(_messages(docs))
-        confirmed = frozenset(doc["_id"] for doc in docs)
-    except BrokerUnavailable as exc:
-        failure, confirmed = exc, exc.confirmed
+    confirmed, failure = _publish(publisher, docs)
+    if failure is not None:
         try:
             store.discard_unpublished([d["_id"] for d in docs if d["_id"] not in confirmed])
         except ConnectionFailure as lost:
@@ -85,12 +89,9 @@ def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher) -> Disp
 def relay(store: JobStore, due: Iterable[Doc], publisher: Publisher | None = None) -> int:
     """Publish jobs left pending and retries whose backoff is over; how many went out."""
     docs = list(due)
-    try:
-        (publisher or default_publisher()).publish(_messages(docs))
-        confirmed: frozenset[str] = frozenset(doc["_id"] for doc in docs)
-    except BrokerUnavailable as exc:
-        log.warning("relay stopped, broker unavailable: %s", exc)
-        confirmed = exc.confirmed
+    confirmed, failure = _publish(publisher or default_publisher(), docs)
+    if failure is not None:
+        log.warning("relay stopped, broker unavailable: %s", failure)
     for status in {doc["status"] for doc in docs}:
         ids = [d["_id"] for d in docs if d["status"] == status and d["_id"] in confirmed]
         store.mark_many_queued(ids, was=status)

@@ -6,7 +6,7 @@ import logging
 
 from services.core import queues
 from services.core.celery_app import app
-from services.core.jobs.dispatch import BROKER_ERRORS, BrokerUnavailable
+from services.core.jobs.publisher import BROKER_ERRORS, BrokerUnavailable
 
 ASSIGN_TICKET = "switchboard.assign_ticket"
 AGENT_PULL = "switchboard.agent_pull"
