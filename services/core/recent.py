@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo.collection import Collection
 
 Doc = dict[str, Any]
@@ -36,7 +37,7 @@ def id_at(t: datetime) -> str:
 def time_of(cursor: str) -> datetime:
     try:
         return ObjectId(cursor).generation_time
-    except Exception:  # a cursor that is no id: start from now, the filter still applies
+    except InvalidId:  # a cursor that is no id: start from now, `_id < cursor` still applies
         return datetime.now(UTC)
 
 

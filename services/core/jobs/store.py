@@ -217,11 +217,7 @@ class JobStore:
         )
 
     def mark_many_queued(self, job_ids: list[str], was: str = JobStatus.PENDING.value) -> datetime:
-        """Move the jobs from `was` to queued in one write, whatever their number.
-
-        MongoDB serves the `$in` from the `_id` index; FerretDB 1.24 reads every job in the
-        collection for it (bench/dbcost.py measures both).
-        """
+        """Move the jobs from `was` to queued in one `_id` `$in` write, whatever their number."""
         t = clock.now()
         if job_ids:
             self.jobs.update_many(

@@ -137,7 +137,6 @@ class TicketStore:
         self.tickets.create_index([("status", ASCENDING), ("_id", DESCENDING)])
         self.tickets.create_index([("agent_id", ASCENDING), ("_id", DESCENDING)])
         self.tickets.create_index([("assigned_at", ASCENDING)])
-        self.tickets.create_index([("channel", ASCENDING), ("_id", DESCENDING)])
         self.queue.create_index(matching.WAITING_SORT)
         # Agents are read by who is available (assignment) and who holds capacity (the sweep);
         # the second index holds busy agents only, so the sweep never walks the whole roster.
