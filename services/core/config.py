@@ -19,6 +19,11 @@ def _str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _list(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated variable, blanks dropped."""
+    return tuple(item.strip() for item in _str(name, default).split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     mongo_url: str = field(default_factory=lambda: _str("MONGO_URL", "mongodb://127.0.0.1:27017"))
@@ -46,9 +51,7 @@ class Settings:
     dispatch_interval: float = field(default_factory=lambda: _float("DISPATCH_INTERVAL", 1.0))
     sweep_interval: float = field(default_factory=lambda: _float("SWEEP_INTERVAL", 10.0))
     job_modules: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            m.strip() for m in _str("SWITCHBOARD_JOB_MODULES", "").split(",") if m.strip()
-        )
+        default_factory=lambda: _list("SWITCHBOARD_JOB_MODULES", "")
     )
     assignment_strategy: str = field(
         default_factory=lambda: _str("ASSIGNMENT_STRATEGY", "longest_idle")
@@ -72,18 +75,14 @@ class Settings:
     # The queues a worker consumes: job and ticket workers by default; the maintenance worker
     # is started with WORKER_QUEUES=maintenance.
     worker_queues: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            q.strip() for q in _str("WORKER_QUEUES", "jobs,tickets").split(",") if q.strip()
-        )
+        default_factory=lambda: _list("WORKER_QUEUES", "jobs,tickets")
     )
     flower_port: int = field(default_factory=lambda: _int("FLOWER_PORT", 5555))
     flower_basic_auth: str = field(default_factory=lambda: _str("FLOWER_BASIC_AUTH", ""))
     # Outbound fetches (word_count URLs, later callbacks): limits, and hosts exempt from the
     # private-address refusal (comma-separated), for an operator's own intranet sources.
     fetch_allow_hosts: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            h.strip().lower() for h in _str("FETCH_ALLOW_HOSTS", "").split(",") if h.strip()
-        )
+        default_factory=lambda: tuple(h.lower() for h in _list("FETCH_ALLOW_HOSTS", ""))
     )
     fetch_connect_timeout: float = field(
         default_factory=lambda: _float("FETCH_CONNECT_TIMEOUT", 5.0)
