@@ -98,7 +98,7 @@ def database_program(c: StackConfig) -> Program:
     if name == "mongod":
         command = [binary, "--dbpath", str(path), "--bind_ip", "127.0.0.1"]
         command += ["--port", str(c.mongo_port)]
-    elif name.startswith("ferretdb"):  # measured against in `make bench --database`
+    elif name.startswith("ferretdb"):  # for comparisons: `python -m bench.run --database PATH`
         command = [
             binary,
             "--handler=sqlite",
