@@ -88,9 +88,9 @@ def seed_history(
     job_docs = (_counted(_job(rand, now), finished) for _ in range(jobs))
     _insert(db, "jobs", job_docs, jobs, progress)
     # /stats reads finished jobs from the store's counters: they must count the history too.
-    counters = JobStore(db).finished_counts
+    store = JobStore(db)
     for (type_, status), n in finished.items():
-        counters.update_one({"_id": type_}, {"$inc": {status: n}}, upsert=True)
+        store.count_finished(type_, status, n)
     _insert(
         db, "tickets", (_ticket(rand, now, agent_ids) for _ in range(tickets)), tickets, progress
     )

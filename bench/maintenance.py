@@ -11,12 +11,13 @@ starved or kept skipping its ticks: that is a finding too, so it is reported, no
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pymongo.database import Database
 
-COLLECTION = "maintenance"
+from services.core.maintenance import Maintenance
+from services.core.ticker import Ticker
+
 SAMPLE_EVERY = 0.5
 Doc = dict[str, Any]
 
@@ -25,32 +26,29 @@ class MaintenanceWatch:
     """`with MaintenanceWatch(db) as watch:` around the window; then `watch.result()`."""
 
     def __init__(self, db: Database) -> None:
-        self.tasks = db[COLLECTION]
+        self.maintenance = Maintenance(db)
         self.start: dict[str, Doc] = {}
         self.end: dict[str, Doc] = {}
         # Per task, the duration of each run that ended in the window, by its start time.
         self.seen: dict[str, dict[Any, float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._ticker = Ticker(self._sample, SAMPLE_EVERY, name="maintenance-watch")
 
     def _snapshot(self) -> dict[str, Doc]:
-        return {doc["_id"]: doc for doc in self.tasks.find({})}
+        return {str(doc["_id"]): doc for doc in self.maintenance.report()}
 
     def _sample(self) -> None:
-        while not self._stop.wait(SAMPLE_EVERY):
-            for name, doc in self._snapshot().items():
-                if doc.get("last_seconds") is not None:
-                    started = doc.get("last_started_at")
-                    self.seen.setdefault(name, {})[started] = float(doc["last_seconds"])
+        for name, doc in self._snapshot().items():
+            if doc.get("last_seconds") is not None:
+                started = doc.get("last_started_at")
+                self.seen.setdefault(name, {})[started] = float(doc["last_seconds"])
 
     def __enter__(self) -> MaintenanceWatch:
         self.start = self._snapshot()
-        self._thread.start()
+        self._ticker.__enter__()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._ticker.__exit__()
         self.end = self._snapshot()
 
     def result(self) -> list[Doc] | None:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -103,6 +103,6 @@ class Maintenance:
         finally:
             self.release(name, holder, time.monotonic() - started)
 
-    def report(self) -> list[dict[str, object]]:
+    def report(self) -> list[dict[str, Any]]:
         """Every task's run statistics."""
         return list(self.tasks.find({}, {"lease_until": 0, "holder": 0}))

@@ -171,7 +171,7 @@ class JobStore:
             ]
         return rows
 
-    def _count_finished(self, job_type: str, status: str, n: int = 1) -> None:
+    def count_finished(self, job_type: str, status: str, n: int = 1) -> None:
         """Move a finished-jobs counter; after the transition it counts, never before it.
 
         Two writes, not one: a process that dies between them leaves the counter one short.
@@ -242,7 +242,7 @@ class JobStore:
             return_document=_AFTER,
         )
         if cancelled is not None:
-            self._count_finished(cancelled["type"], JobStatus.CANCELLED.value)
+            self.count_finished(cancelled["type"], JobStatus.CANCELLED.value)
             return cancelled
         return self.jobs.find_one_and_update(
             {"_id": job_id, "status": JobStatus.RUNNING.value},
@@ -270,7 +270,7 @@ class JobStore:
             },
         )
         if before is not None:
-            self._count_finished(before["type"], before["status"], -1)
+            self.count_finished(before["type"], before["status"], -1)
         return before
 
     def undo_reopen(self, before: Doc) -> None:
@@ -281,7 +281,7 @@ class JobStore:
             {"$set": {**{k: before.get(k) for k in fields}, "updated_at": clock.now()}},
         )
         if undone.modified_count == 1:
-            self._count_finished(before["type"], before["status"])
+            self.count_finished(before["type"], before["status"])
 
     # -- writes from the workers ------------------------------------------------------------------
 
@@ -356,7 +356,7 @@ class JobStore:
         )
         if outcome.modified_count != 1:
             return False
-        self._count_finished(job_type, status.value)
+        self.count_finished(job_type, status.value)
         return True
 
     def schedule_retry(
