@@ -35,16 +35,17 @@ def _word_count_reply(status: int, message: str, data: dict[str, Any] | None = N
 
 
 def _word_count_body() -> dict[str, Any]:
-    try:
-        body = json_body(required=False)
-    except ApiError as exc:
-        raise InvalidJob("body", exc.message) from exc
+    """The JSON body, if any; a body that is not JSON raises ApiError for the caller to answer."""
+    body = json_body(required=False)
     return body if isinstance(body, dict) else {}
 
 
 @bp.post("/word-count")
 def schedule_word_count() -> Response:
-    body = _word_count_body()
+    try:
+        body = _word_count_body()
+    except ApiError as exc:
+        return _word_count_reply(400, exc.message)
     url = body.get("url")
     if not isinstance(url, str) or not url:
         return _word_count_reply(400, "Missing or invalid 'url' in the request body")
@@ -59,7 +60,12 @@ def schedule_word_count() -> Response:
 
 @bp.get("/word-count")
 def fetch_word_count() -> Response:
-    job_id = request.args.get("job_id") or _word_count_body().get("job_id")
+    job_id = request.args.get("job_id")
+    if not job_id:
+        try:
+            job_id = _word_count_body().get("job_id")
+        except ApiError as exc:
+            return _word_count_reply(400, exc.message)
     if not isinstance(job_id, str) or not job_id:
         return _word_count_reply(400, "Missing 'job_id' in the query string or the request body")
     doc = default_store().get(job_id)

@@ -62,7 +62,8 @@ def create_jobs() -> Response:
     return response
 
 
-@bp.get("/jobs/<job_id>")
+# Ids are 24 characters: so `/jobs/batch` is not read as a job id, and GET there answers 405.
+@bp.get("/jobs/<string(length=24):job_id>")
 def get_job(job_id: str) -> Response:
     return jsonify(to_api(_job_or_404(default_store(), job_id)))
 

@@ -58,7 +58,10 @@ def get_stats() -> Response:
     return jsonify(stats)
 
 
+# The description is also under /docs/, where a browser that logged in to /docs with Basic sends
+# the same credentials again without asking.
 @bp.get("/openapi.json")
+@bp.get("/docs/openapi.json")
 def get_openapi() -> Response:
     return jsonify(openapi.build())
 
@@ -67,7 +70,7 @@ def get_openapi() -> Response:
 @bp.get("/docs/")
 def get_docs() -> str:
     template = (swagger_ui_path / "index.j2").read_text()
-    return render_template_string(template, openapi_spec_url="/openapi.json").replace(
+    return render_template_string(template, openapi_spec_url="/docs/openapi.json").replace(
         "./swagger", "/docs/swagger"
     )
 

@@ -41,6 +41,13 @@ def api(stack: LocalStack) -> Api:
     return Api(stack.config.base_url)
 
 
+@pytest.fixture(scope="session")
+def auth_headers(stack: LocalStack) -> dict[str, str]:
+    """The admin key of the stack as a bearer token, once the stack has keys."""
+    key = getattr(stack, "admin_key", None)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 @pytest.fixture
 def broker(stack: LocalStack) -> Iterator[Connection]:
     with Connection(stack.config.broker_url) as conn:

@@ -164,7 +164,7 @@ def test_database_down_is_503(
     client: FlaskClient, store: JobStore, database_down: Callable[[str], None]
 ) -> None:
     database_down("get")
-    reply = client.get("/jobs/abc")
+    reply = client.get("/jobs/" + "0" * 24)
     assert reply.status_code == 503 and "database" in reply.get_json()["error"]
 
 
