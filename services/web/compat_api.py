@@ -34,18 +34,26 @@ def _word_count_reply(status: int, message: str, data: dict[str, Any] | None = N
     return response
 
 
+class _WordCountBodyNotJson(Exception):
+    """Answered in the word-count envelope, like every other bad word-count request."""
+
+
+@bp.errorhandler(_WordCountBodyNotJson)
+def _body_not_json(exc: _WordCountBodyNotJson) -> Response:
+    return _word_count_reply(400, str(exc))
+
+
 def _word_count_body() -> dict[str, Any]:
-    """The JSON body, if any; a body that is not JSON raises ApiError for the caller to answer."""
-    body = json_body(required=False)
+    try:
+        body = json_body(required=False)
+    except ApiError as exc:
+        raise _WordCountBodyNotJson(exc.message) from exc
     return body if isinstance(body, dict) else {}
 
 
 @bp.post("/word-count")
 def schedule_word_count() -> Response:
-    try:
-        body = _word_count_body()
-    except ApiError as exc:
-        return _word_count_reply(400, exc.message)
+    body = _word_count_body()
     url = body.get("url")
     if not isinstance(url, str) or not url:
         return _word_count_reply(400, "Missing or invalid 'url' in the request body")
@@ -60,12 +68,7 @@ def schedule_word_count() -> Response:
 
 @bp.get("/word-count")
 def fetch_word_count() -> Response:
-    job_id = request.args.get("job_id")
-    if not job_id:
-        try:
-            job_id = _word_count_body().get("job_id")
-        except ApiError as exc:
-            return _word_count_reply(400, exc.message)
+    job_id = request.args.get("job_id") or _word_count_body().get("job_id")
     if not isinstance(job_id, str) or not job_id:
         return _word_count_reply(400, "Missing 'job_id' in the query string or the request body")
     doc = default_store().get(job_id)

@@ -186,6 +186,10 @@ def test_compat_word_count_shapes(client: FlaskClient) -> None:
         assert reply.status_code == 400 and reply.get_json()["success"] is False
     assert client.get("/word-count").get_json()["success"] is False
     assert client.get("/word-count?job_id=nope").status_code == 404
+    for method in ("POST", "GET"):
+        not_json = client.open("/word-count", method=method, data=b"{", content_type="text/plain")
+        assert not_json.status_code == 400
+        assert set(not_json.get_json()) == {"success", "message"}
 
 
 def test_compat_event(client: FlaskClient, store: JobStore) -> None:
