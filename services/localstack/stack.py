@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from services.localstack.credentials import flower_login
 from services.localstack.topology import StackConfig, programs, rabbitmq_conf, supervisord_conf
 
 # The ports of a developer's `make run-prod`, which a private stack must never take.
@@ -85,7 +86,10 @@ class LocalStack:
             (c.data_dir / sub).mkdir(parents=True, exist_ok=True)
         (c.data_dir / "rabbitmq" / "rabbitmq.conf").write_text(rabbitmq_conf(c))
         (c.data_dir / "rabbitmq" / "enabled_plugins").write_text("[rabbitmq_management].\n")
-        self.conf_path.write_text(supervisord_conf(c, programs(c)))
+        # It names Flower's credentials in its programs' environment: owner-only, like them.
+        self.conf_path.touch(mode=0o600)
+        self.conf_path.chmod(0o600)
+        self.conf_path.write_text(supervisord_conf(c, programs(c, flower_login(c.data_dir))))
 
     def start(self) -> None:
         self.prepare()
