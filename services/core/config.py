@@ -92,6 +92,11 @@ class Settings:
     # Group commit on the web replicas: submits that arrive together share one insert, one
     # pipelined confirmed publish and one status write; at most this many jobs per group.
     submit_group_max: int = field(default_factory=lambda: _int("SUBMIT_GROUP_MAX", 500))
+    # API keys. A provided admin key is stored at start; without one, the first start makes one
+    # and writes it to DATA_DIR/admin-key. Replicas remember a key this long, so revoking takes
+    # effect within it.
+    admin_key: str = field(default_factory=lambda: _str("SWITCHBOARD_ADMIN_KEY", ""), repr=False)
+    auth_cache_seconds: float = field(default_factory=lambda: _float("AUTH_CACHE_SECONDS", 10.0))
     data_dir: str = field(default_factory=lambda: _str("DATA_DIR", ".data"))
     log_level: str = field(default_factory=lambda: _str("LOG_LEVEL", "INFO"))
 

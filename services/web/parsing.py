@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
+from pydantic import BaseModel, ValidationError
 
 from services.web.errors import ApiError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _no_constants(name: str) -> Any:
@@ -47,3 +50,13 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ApiError(400, f"{name}: must be between {low} and {high}", field=name)
     return value
+
+
+def validated(model: type[M], raw: Any) -> M:
+    """The body as `model`, or a 400 naming the first field that is wrong."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ApiError(400, f"{where}: {first['msg']}", field=where) from exc

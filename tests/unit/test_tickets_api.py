@@ -3,11 +3,11 @@
 import mongomock
 import pytest
 
+from services.core.apikeys import Scope
 from services.core.jobs.publisher import BrokerUnavailable
 from services.core.tickets import dispatch
 from services.core.tickets.store import TicketStore
 from services.web import tickets_api
-from services.web.app import create_app
 
 
 @pytest.fixture
@@ -25,8 +25,8 @@ def store(monkeypatch):
 
 
 @pytest.fixture
-def client(store, published):
-    return create_app().test_client()
+def client(store, published, client_for):
+    return client_for(Scope.ADMIN)
 
 
 AGENT = {

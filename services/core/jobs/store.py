@@ -36,6 +36,7 @@ def new_job(
     max_attempts: int,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    submitted_by: str | None = None,
 ) -> Doc:
     """A job document as it is first recorded: `pending`, not yet on the broker."""
     t = clock.now()
@@ -58,6 +59,8 @@ def new_job(
         "updated_at": t,
         "worker": None,
         "cancel_requested": False,
+        # The API key that submitted it, which may read it back without `jobs:read`.
+        "submitted_by": submitted_by,
     }
     if idempotency_key is not None:
         doc["idempotency_key"] = idempotency_key
