@@ -1,4 +1,4 @@
-"""API keys: 401 without one on every route but /health, 403 without the scope, own resources only."""
+"""API keys: 401 without one on every route but /health, 403 without the scope, own things only."""
 
 import base64
 import json
@@ -210,7 +210,8 @@ def test_a_provided_admin_key_is_stored_once(mongo: mongomock.Database, tmp_path
 def test_the_keys_command_makes_lists_and_revokes(
     mongo: mongomock.Database, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert keys_cli(["create", "--name", "ci", "--scope", "jobs:read", "--scope", "jobs:write"]) == 0
+    made_ok = keys_cli(["create", "--name", "ci", "--scope", "jobs:read", "--scope", "jobs:write"])
+    assert made_ok == 0
     made = json.loads(capsys.readouterr().out)
     assert made["scopes"] == ["jobs:read", "jobs:write"]
     assert KeyStore(mongo).find(made["key"]) is not None
