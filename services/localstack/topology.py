@@ -35,6 +35,9 @@ class StackConfig:
     # empty for the default (`default_database`).
     database: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The admin API key the web replicas store at start; empty: the first start makes one and
+    # writes it to data_dir/admin-key (`LocalStack.api_key` reads either).
+    admin_key: str = field(default="", repr=False)
 
     @property
     def broker_url(self) -> str:
@@ -75,6 +78,7 @@ def app_env(c: StackConfig) -> dict[str, str]:
         "FLOWER_PORT": str(c.flower_port),
         "BIND_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
+        **({"SWITCHBOARD_ADMIN_KEY": c.admin_key} if c.admin_key else {}),
         **c.extra_env,
     }
 

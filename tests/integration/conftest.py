@@ -38,7 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="session")
 def api(stack: LocalStack) -> Api:
-    return Api(stack.config.base_url)
+    return Api(stack.config.base_url, stack.api_key())
 
 
 @pytest.fixture
