@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -17,6 +19,7 @@ from services.web.errors import ApiError
 from services.web.parsing import json_body
 
 bp = Blueprint("compat", __name__)
+View = Callable[[], Response]
 
 _LEGACY_STATUS = {
     JobStatus.SUCCEEDED.value: "COMPLETE",
@@ -35,14 +38,28 @@ def _word_count_reply(status: int, message: str, data: dict[str, Any] | None = N
 
 
 def _word_count_body() -> dict[str, Any]:
-    try:
-        body = json_body(required=False)
-    except ApiError as exc:
-        raise InvalidJob("body", exc.message) from exc
+    body = json_body(required=False)
     return body if isinstance(body, dict) else {}
 
 
+def _refusals_as(reply: Callable[[int, str], Response]) -> Callable[[View], View]:
+    """A bad body (415, 413, 400) answered in the route's own envelope, not `{"error"}`."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def answer() -> Response:
+            try:
+                return view()
+            except ApiError as exc:
+                return reply(exc.status, exc.message)
+
+        return answer
+
+    return decorate
+
+
 @bp.post("/word-count")
+@_refusals_as(_word_count_reply)
 def schedule_word_count() -> Response:
     body = _word_count_body()
     url = body.get("url")
@@ -58,6 +75,7 @@ def schedule_word_count() -> Response:
 
 
 @bp.get("/word-count")
+@_refusals_as(_word_count_reply)
 def fetch_word_count() -> Response:
     job_id = request.args.get("job_id") or _word_count_body().get("job_id")
     if not isinstance(job_id, str) or not job_id:
@@ -82,11 +100,9 @@ def _plain(status: int, text: str) -> Response:
 
 
 @bp.post("/api/event/v1")
+@_refusals_as(_plain)
 def post_event() -> Response:
-    try:
-        body = json_body()
-    except ApiError as exc:
-        return _plain(400, exc.message)
+    body = json_body()
     if not isinstance(body, dict):
         return _plain(400, "the request body must be a JSON object")
     for name in ("user_id", "priority", "event_type_id"):
