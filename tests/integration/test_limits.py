@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from tests.integration.client import Api
+from tests.unit.test_fetch import serve
 
 pytestmark = pytest.mark.integration
 WORKERS = 2
@@ -59,33 +59,24 @@ def test_a_handler_that_ignores_its_soft_limit_is_killed_at_the_hard_limit(api: 
 
 @pytest.fixture
 def drip_server() -> Iterator[int]:
-    """An HTTP server on loopback that promises a large page and sends it a byte at a time."""
+    """An HTTP server on loopback that promises a large page and sends it a word at a time."""
     stop = threading.Event()
 
-    class Drip(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            with suppress(OSError):  # the fetch hangs up on it
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", "1000000")
-                self.end_headers()
-                while not stop.is_set():
-                    self.wfile.write(b"a ")
-                    self.wfile.flush()
-                    time.sleep(0.1)
+    def drip(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Content-Length", "1000000")
+        handler.end_headers()
+        while not stop.is_set():
+            handler.wfile.write(b"a ")
+            handler.wfile.flush()
+            time.sleep(0.1)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield server.server_port
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with serve(drip) as port:
+        try:
+            yield port
+        finally:
+            stop.set()
 
 
 def test_a_slow_drip_cannot_hold_a_word_count_past_its_limit(api: Api, drip_server: int) -> None:
