@@ -117,8 +117,11 @@ def post_event() -> Response:
     job = JobRequest(type="event", payload=payload, priority=_legacy_priority(body["priority"]))
     try:
         doc, _ = submit(job, settings().job_max_attempts)
-    except (BrokerUnavailable, ConnectionFailure) as exc:
-        return _plain(500, f"could not enqueue the event: {exc}")
+    except BrokerUnavailable:
+        return _plain(500, "could not enqueue the event: the message broker is unavailable")
+    except ConnectionFailure:
+        # The driver's text names the database's hosts: it stays out of the answer.
+        return _plain(500, "could not enqueue the event: the database is unavailable")
     return jsonify(
         {"success": True, "message": f"Queued Event: {doc['_id']}", "job_id": doc["_id"]}
     )

@@ -230,3 +230,14 @@ def test_an_unexpected_error_is_a_500_in_the_json_shape_without_details(
     reply = client.get("/jobs/abc")
     assert reply.status_code == 500
     assert reply.get_json() == {"error": "internal server error"}
+
+
+def test_an_event_that_cannot_be_enqueued_does_not_name_the_database(
+    client: FlaskClient, database_down: Any
+) -> None:
+    database_down("insert_many")
+    reply = _send(client, "POST", "/api/event/v1", _event_with(b"1"))
+    assert reply.status_code == 500
+    assert (
+        reply.get_data(as_text=True) == "could not enqueue the event: the database is unavailable\n"
+    )
