@@ -84,12 +84,6 @@ def register(app: Flask) -> None:
                 response.headers[name] = value
         return response
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        # Its text may hold internals (paths, addresses): logged here, not sent.
-        log.exception("unhandled error: %s", exc)
-        return error_response(500, "internal server error")
-
     @app.errorhandler(ConnectionFailure)
     def _mongo_down(exc: ConnectionFailure) -> Response:
         log.warning("MongoDB unavailable: %s", exc)
@@ -102,3 +96,10 @@ def register(app: Flask) -> None:
 
     for broker_error in BROKER_ERRORS:
         app.register_error_handler(broker_error, _broker_down)
+
+    # The last resort: Flask picks the most specific handler, so every one above comes first.
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Its text may hold internals (paths, addresses): logged here, not sent.
+        log.exception("unhandled error: %s", exc)
+        return error_response(500, "internal server error")
