@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from services.core import db
 from services.core.apikeys import ApiKey, KeyStore, Scope
-from services.web.errors import ApiError, error_response
+from services.web.errors import ApiError, envelope_of, error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ACCESS = "switchboard_access"
@@ -35,20 +35,14 @@ class Access:
     public: bool = False
     # Pages a browser opens (docs, Flower): ask for a login with Basic rather than Bearer.
     browser: bool = False
-    # How a refusal is worded on routes with an envelope of their own (the seed systems').
-    refuse: Callable[[int, str], Response] | None = None
 
 
 ADMIN_ONLY = Access(frozenset({Scope.ADMIN}))
 
 
-def requires(
-    *scopes: Scope,
-    browser: bool = False,
-    refuse: Callable[[int, str], Response] | None = None,
-) -> Callable[[F], F]:
+def requires(*scopes: Scope, browser: bool = False) -> Callable[[F], F]:
     def mark(view: F) -> F:
-        setattr(view, _ACCESS, Access(frozenset(scopes), browser=browser, refuse=refuse))
+        setattr(view, _ACCESS, Access(frozenset(scopes), browser=browser))
         return view
 
     return mark
@@ -104,14 +98,13 @@ def presented_token() -> str | None:
     return None
 
 
-def _refusal(access: Access, status: int, message: str, **extra: Any) -> Response:
-    if access.refuse is not None:
-        return access.refuse(status, message)
-    return error_response(status, message, **extra)
+def _refusal(view: Callable[..., Any] | None, status: int, message: str, **extra: Any) -> Response:
+    reply = envelope_of(view)
+    return reply(status, message) if reply else error_response(status, message, **extra)
 
 
-def _challenge(access: Access) -> Response:
-    response = _refusal(access, 401, "missing or invalid API key")
+def _challenge(view: Callable[..., Any] | None, access: Access) -> Response:
+    response = _refusal(view, 401, "missing or invalid API key")
     scheme = "Basic" if access.browser else "Bearer"
     response.headers["WWW-Authenticate"] = f'{scheme} realm="switchboard"'
     return response
@@ -126,12 +119,12 @@ def _check() -> Response | None:
     cache: KeyCache = current_app.extensions["switchboard.keys"]
     key = cache.lookup(token) if token else None
     if key is None:
-        return _challenge(access)
+        return _challenge(view, access)
     g.api_key = key
     # An unknown path or method (view None) goes on to its 404 or 405, now that the caller is known.
     if view is not None and access.scopes and not any(key.allows(s) for s in access.scopes):
         wanted = sorted(access.scopes)[0]
-        return _refusal(access, 403, f"this key lacks the scope {wanted}", scope=wanted)
+        return _refusal(view, 403, f"this key lacks the scope {wanted}", scope=wanted)
     return None
 
 

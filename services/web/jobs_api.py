@@ -12,12 +12,11 @@ from services.core.jobs.store import Doc, JobStore, default_store, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
 from services.web.auth import check_job, current_key, requires
 from services.web.errors import ApiError, found, located
-from services.web.parsing import int_arg, json_object
+from services.web.parsing import idempotency_key, int_arg, json_object
 
 bp = Blueprint("jobs", __name__)
 MAX_BATCH = 1000
 MAX_PAGE = 500
-IDEMPOTENCY_KEY_MAX = 255
 
 
 def _accepted(doc: Doc, replayed: bool = False) -> Response:
@@ -43,13 +42,7 @@ def _check_reachable(store: JobStore, job_id: str) -> None:
 @bp.post("/jobs")
 @requires(Scope.JOBS_WRITE)
 def create_job() -> Response:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
-        raise ApiError(
-            400,
-            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters",
-            field="Idempotency-Key",
-        )
+    key = idempotency_key()
     job = parse(json_object())
     doc, created = submit(job, settings().job_max_attempts, current_key().id, key)
     return _accepted(doc, replayed=not created)

@@ -17,7 +17,8 @@ DEFAULT_PRIORITY = 5
 
 
 class JobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict types: `true` is no priority (bool is an int in Python), nor is "5" or 5.0.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: str = Field(min_length=1, description="a registered job type")
     payload: JsonValue = Field(default_factory=dict, description="input for the job type")
