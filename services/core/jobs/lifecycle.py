@@ -32,9 +32,12 @@ from services.core.jobs import limits, registry
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.states import JobStatus, backoff_delay
 from services.core.jobs.store import Doc, JobStore
-from services.core.ticker import Ticker
+from services.core.process import per_process
+from services.core.ticker import Ticks
 
 log = logging.getLogger(__name__)
+# Every attempt in a worker process beats through one thread, not a thread of its own.
+heartbeats = per_process(Ticks)
 T = TypeVar("T")
 # How long a finished attempt keeps trying to record its outcome while MongoDB is away.
 OUTCOME_WRITE_PATIENCE = 60.0
@@ -76,7 +79,7 @@ def run(
     try:
         payload = job_type.payload_model.model_validate(jsonfield.load(doc["payload"]))
         beat = partial(_heartbeat, store, job_id, run_id, ctx.cancel_requested)
-        with Ticker(beat, settings.heartbeat_interval, name=f"heartbeat-{job_id}"):
+        with heartbeats().ticking(beat, settings.heartbeat_interval):
             ctx.raise_if_cancelled()
             result = job_type.handler(payload, ctx)
             ctx.raise_if_cancelled()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from kombu.utils.uuid import uuid
 from services.core import queues
 from services.core.celery_app import app as celery_app
 from services.core.jobs.limits import TimeLimits
+from services.core.process import per_process
 
 RUN_JOB = "switchboard.run_job"
 # How long the broker may take to confirm one call's messages before the call is a 503.
@@ -245,19 +245,11 @@ class StubPublisher:
         self.refuse_after = None
 
 
-_lock = threading.Lock()
-_publisher: tuple[int, Publisher] | None = None
+def _make_publisher() -> Publisher:
+    # With Celery's in-memory broker (the unit tests) there are no confirms: the stub stands in.
+    memory = celery_app.conf.broker_url.startswith("memory://")
+    return StubPublisher() if memory else AmqpPublisher(celery_app)
 
 
-def default_publisher() -> Publisher:
-    """This process's publisher: its own after a fork, as a connection cannot be shared.
-
-    With Celery's in-memory broker (the unit tests) there are no confirms: the stub stands in.
-    """
-    global _publisher
-    with _lock:
-        if _publisher is None or _publisher[0] != os.getpid():
-            memory = celery_app.conf.broker_url.startswith("memory://")
-            made: Publisher = StubPublisher() if memory else AmqpPublisher(celery_app)
-            _publisher = (os.getpid(), made)
-        return _publisher[1]
+# This process's publisher: its own after a fork, as a connection cannot be shared.
+default_publisher = per_process(_make_publisher)

@@ -6,7 +6,6 @@ can never both make the same move.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -396,16 +395,8 @@ class JobStore:
         return outcome.modified_count == 1
 
 
-_indexed_in_pid = 0
-
-
 def default_store() -> JobStore:
     """The store on the configured database, its indexes made once per process."""
-    global _indexed_in_pid
-    from services.core.db import database
+    from services.core.db import database, store_on
 
-    store = JobStore(database())
-    if _indexed_in_pid != os.getpid():
-        store.ensure_indexes()
-        _indexed_in_pid = os.getpid()
-    return store
+    return store_on(database(), JobStore)

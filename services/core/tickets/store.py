@@ -11,7 +11,6 @@ seen to have left `waiting`, so a waiting ticket always has an entry; a stale en
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -356,16 +355,8 @@ class TicketStore:
         return [e for e in entries if matching.has_skills(agent["skills"], e["skills"])]
 
 
-_indexed_in_pid = 0
-
-
 def default_store() -> TicketStore:
     """The store on the configured database, its indexes made once per process."""
-    global _indexed_in_pid
-    from services.core.db import database
+    from services.core.db import database, store_on
 
-    store = TicketStore(database())
-    if _indexed_in_pid != os.getpid():
-        store.ensure_indexes()
-        _indexed_in_pid = os.getpid()
-    return store
+    return store_on(database(), TicketStore)
