@@ -15,6 +15,7 @@ config = StackConfig(
     start_rabbitmq=not reuse_rabbitmq,
     start_epmd=not port_open(4369),
     database=os.environ.get("MONGOD_BIN", ""),
+    admin_key=os.environ.get("SWITCHBOARD_ADMIN_KEY", ""),
 )
 print(
     "Switchboard: local process stack under supervisord"

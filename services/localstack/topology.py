@@ -47,7 +47,10 @@ class StackConfig:
     # How Nginx opens /flower/ (nginx/entrypoint.sh, NGINX_FLOWER_AUTH): `flower` asks for
     # Flower's internal credentials (in `credentials.flower_login_path`); `api-key` checks an
     # admin API key with the web replicas (GET /auth/flower) and hands Flower those credentials.
-    flower_auth: str = "flower"
+    flower_auth: str = "api-key"
+    # The admin API key the web replicas store at start; empty: the first start makes one and
+    # writes it to data_dir/admin-key (`LocalStack.api_key` reads either).
+    admin_key: str = field(default="", repr=False)
 
     @property
     def broker_url(self) -> str:
@@ -88,6 +91,7 @@ def app_env(c: StackConfig) -> dict[str, str]:
         "FLOWER_PORT": str(c.flower_port),
         "BIND_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
+        **({"SWITCHBOARD_ADMIN_KEY": c.admin_key} if c.admin_key else {}),
         **c.extra_env,
     }
 

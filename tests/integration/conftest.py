@@ -19,6 +19,10 @@ TEST_ENV = {
     "SWITCHBOARD_JOB_MODULES": "tests.integration.jobtypes",
     # The word-count tests fetch from a server of their own on loopback, which is otherwise refused.
     "FETCH_ALLOW_HOSTS": "127.0.0.1",
+    # Small time limits for the types test_limits runs past them (the others keep the defaults),
+    # and a short grace before the hard limit.
+    "JOB_TIME_LIMITS": "hang=2,word_count=4",
+    "JOB_TIME_LIMIT_GRACE": "2",
 }
 
 
@@ -38,7 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="session")
 def api(stack: LocalStack) -> Api:
-    return Api(stack.config.base_url)
+    return Api(stack.config.base_url, stack.api_key())
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ DEFAULT_PRIORITY = 5
 
 
 class JobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict types: `true` is no priority (bool is an int in Python), nor is "5" or 5.0.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: str = Field(min_length=1, description="a registered job type")
     payload: JsonValue = Field(default_factory=dict, description="input for the job type")
@@ -68,7 +69,12 @@ def _fingerprint(job: JobRequest) -> str:
     return hashlib.sha256(jsonfield.dump(job.model_dump()).encode()).hexdigest()
 
 
-def _record(job: JobRequest, default_attempts: int, idempotency_key: str | None = None) -> Doc:
+def _record(
+    job: JobRequest,
+    default_attempts: int,
+    submitted_by: str | None,
+    idempotency_key: str | None = None,
+) -> Doc:
     return new_job(
         job.type,
         job.payload,
@@ -76,14 +82,18 @@ def _record(job: JobRequest, default_attempts: int, idempotency_key: str | None 
         job.max_attempts or default_attempts,
         idempotency_key=idempotency_key,
         request_hash=_fingerprint(job) if idempotency_key else None,
+        submitted_by=submitted_by,
     )
 
 
 def submit(
-    job: JobRequest, default_attempts: int, idempotency_key: str | None = None
+    job: JobRequest,
+    default_attempts: int,
+    submitted_by: str | None,
+    idempotency_key: str | None = None,
 ) -> tuple[Doc, bool]:
     """Record and publish one job; with a known key, the job made the first time instead."""
-    doc = _record(job, default_attempts, idempotency_key)
+    doc = _record(job, default_attempts, submitted_by, idempotency_key)
     if idempotency_key is None:
         return default_committer().commit([doc])[0], True
     store = default_store()
@@ -101,6 +111,8 @@ def submit(
     return default_committer().commit([doc], recorded=True)[0], True
 
 
-def submit_batch(jobs: list[JobRequest], default_attempts: int) -> list[Doc]:
+def submit_batch(
+    jobs: list[JobRequest], default_attempts: int, submitted_by: str | None
+) -> list[Doc]:
     """Record and publish the jobs as one group: one insert, one publish, one status write."""
-    return default_committer().commit([_record(job, default_attempts) for job in jobs])
+    return default_committer().commit([_record(j, default_attempts, submitted_by) for j in jobs])

@@ -15,11 +15,13 @@ DEFAULT_PRIORITY = 5
 
 
 class _Strict(BaseModel):
+    # Integers are strict field by field (`true` is no capacity); a model-wide strict mode would
+    # also refuse the enums' plain string values.
     model_config = ConfigDict(extra="forbid")
 
 
 class ChannelCapacity(_Strict):
-    capacity: int = Field(ge=0, le=MAX_CAPACITY)
+    capacity: int = Field(ge=0, le=MAX_CAPACITY, strict=True)
 
 
 class Channels(_Strict):
@@ -51,5 +53,7 @@ class AgentPatch(_Strict):
 class TicketRequest(_Strict):
     channel: Channel
     skills: Skills = Field(default_factory=list)
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=9, description="9 is served first")
+    priority: int = Field(
+        default=DEFAULT_PRIORITY, ge=0, le=9, strict=True, description="9 is served first"
+    )
     data: JsonValue = None
