@@ -57,6 +57,12 @@ class Api:
     def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return self.call("POST", path, body, **kw)
 
+    def with_new_key(self, *scopes: str) -> Api:
+        """A client with a key of its own with these scopes, made with this client's (admin) key."""
+        made = self.post("/keys", {"name": "test", "scopes": list(scopes)})
+        assert made.status == 201, made.text
+        return Api(self.base_url, made.json["key"])
+
     def submit(self, type_: str, payload: Any, **fields: Any) -> dict[str, Any]:
         reply = self.post("/jobs", {"type": type_, "payload": payload, **fields})
         assert reply.status == 202, reply.text

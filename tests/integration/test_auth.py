@@ -10,12 +10,6 @@ from services.localstack.stack import LocalStack
 from tests.integration.client import Api
 
 
-def _key(api: Api, *scopes: str) -> Api:
-    made = api.post("/keys", {"name": "test", "scopes": list(scopes)})
-    assert made.status == 201, made.text
-    return Api(api.base_url, made.json["key"])
-
-
 def test_without_a_key_only_health_answers(api: Api) -> None:
     anonymous = Api(api.base_url)
     assert anonymous.get("/health").status == 200
@@ -27,12 +21,12 @@ def test_without_a_key_only_health_answers(api: Api) -> None:
 
 
 def test_a_writer_key_reads_its_own_jobs_only(api: Api) -> None:
-    writer, other = _key(api, "jobs:write"), _key(api, "jobs:write")
+    writer, other = api.with_new_key("jobs:write"), api.with_new_key("jobs:write")
     job = writer.submit("noop", {})
     assert writer.wait_status(job["id"], "succeeded")["id"] == job["id"]
     assert other.get(f"/jobs/{job['id']}").status == 403
     assert writer.get("/jobs").status == 403
-    assert _key(api, "jobs:read").get(f"/jobs/{job['id']}").status == 200
+    assert api.with_new_key("jobs:read").get(f"/jobs/{job['id']}").status == 200
 
 
 def test_replicas_starting_together_make_one_first_admin_key(

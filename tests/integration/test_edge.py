@@ -164,9 +164,14 @@ def test_flower_asks_for_its_credentials_on_its_own_port(stack: LocalStack) -> N
     assert allowed.status == 200 and isinstance(allowed.json, dict)
 
 
-def test_flower_is_closed_through_nginx_without_a_login(api: Api) -> None:
-    assert api.get("/flower/api/workers").status == 401
-    assert api.get("/flower/").status == 401
+def test_flower_is_closed_through_nginx_without_an_admin_key(api: Api) -> None:
+    anonymous = Api(api.base_url)
+    for path in ("/flower/api/workers", "/flower/"):
+        refused = anonymous.get(path)
+        assert refused.status == 401
+        assert refused.headers["WWW-Authenticate"] == 'Basic realm="switchboard"'
+    assert api.with_new_key("jobs:read", "jobs:write").get("/flower/api/workers").status == 403
+    assert api.get("/flower/api/workers").status == 200
 
 
 # --- an Nginx of its own ----------------------------------------------------------------------
