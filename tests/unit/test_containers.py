@@ -57,6 +57,7 @@ CREDENTIALS = {
     "MONGO_APP_USER": "mongoapp",
     "MONGO_APP_PASSWORD": "mongoapppass",
     "FLOWER_BASIC_AUTH": "flower:flowerpass",
+    "SWITCHBOARD_ADMIN_KEY": "admin-key-for-the-compose-checks",
 }
 # Installed by requirements-dev.txt into the dev image and CI; never into production.
 DEV_PACKAGES = {
@@ -339,6 +340,9 @@ def test_prod_apps_connect_as_least_privilege_users(tmp_path):
         # env_file hands over all of .env; the root/admin credentials are blanked over it.
         assert {key: env[key] for key in WITHHELD} == dict.fromkeys(WITHHELD, ""), name
         assert not root_secrets & set(env.values()), name
+        # Only the web replicas, which store it at start, are given the admin API key.
+        admin_key = CREDENTIALS["SWITCHBOARD_ADMIN_KEY"] if name == "web" else ""
+        assert env["SWITCHBOARD_ADMIN_KEY"] == admin_key, name
     mongo = svcs["mongo"]
     assert mongo["environment"]["MONGO_APP_USER"] == "mongoapp"
     init = next(
