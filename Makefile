@@ -13,12 +13,12 @@ ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
 AS_ME = --user "$$(id -u):$$(id -g)"
 
 .PHONY: help install run-prod down-prod build-prod logs run-dev down-dev build-dev test \
-	test-unit-dev test-functional-dev coverage-dev lint-dev format-dev bench drills simulate
+	test-unit-dev test-functional-dev coverage-dev lint-dev format-dev bench drills simulate keys
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
-install: ## Install what the local stack needs (apt packages, FerretDB, the venv)
+install: ## Install what the local stack needs (apt packages, secantusd-rs, the venv)
 	@scripts/install.sh
 
 run-prod: ## Run the whole system: Compose with an engine, local processes without one
@@ -69,6 +69,10 @@ bench: ## Benchmarks on a private local stack; writes docs/benchmarks.{md,json} 
 drills: ## Fault drills under load (worker, RabbitMQ, database, web replica); writes docs/drills.md
 	@scripts/install.sh
 	$(PY) -m bench.drills $(DRILLS_ARGS)
+
+keys: ## Manage API keys on the local database: make keys ARGS='create --name ci --scope jobs:write' (or list, revoke ID)
+	@scripts/install.sh --python-only
+	$(PY) -m services.keys $(ARGS)
 
 test-unit-dev: ## Run the unit tests alone (no services), in seconds
 ifeq ($(ENGINE),yes)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench import backends
-from bench.http import post_json
+from bench.http import headers, post_json
 from bench.stats import percentile, summary
 from services.core import queues
 from services.localstack.stack import LocalStack
@@ -29,10 +29,11 @@ SKILLS = ("billing", "tech", "sales", "english", "french", "german")
 CLIENT_THREADS = 8
 
 
-def available(base_url: str) -> str | None:
+def available(base_url: str, key: str) -> str | None:
     """None when the tickets API answers; otherwise why the benchmark is skipped."""
+    request = urllib.request.Request(base_url + "/tickets/stats", headers=headers(key))
     try:
-        with urllib.request.urlopen(base_url + "/tickets/stats", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return None if response.status == 200 else f"GET /tickets/stats gave {response.status}"
     except urllib.error.HTTPError as error:
         return f"GET /tickets/stats gave {error.code}: no tickets API in this build"
@@ -70,10 +71,12 @@ def _wait_tickets_queue_empty(stack: LocalStack, timeout: float) -> None:
 
 def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[str, Any]:
     since = backends.marker()
-    base = stack.config.base_url
+    base, key = stack.config.base_url, stack.api_key()
     rng = random.Random(seed)
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-        made = list(pool.map(lambda i: post_json(base, "/agents", _agent(rng, i)), range(AGENTS)))
+        made = list(
+            pool.map(lambda i: post_json(base, "/agents", _agent(rng, i), key), range(AGENTS))
+        )
     bad = [status for status, _ in made if status != 201]
     if bad:
         raise RuntimeError(f"{len(bad)} agents not created: {bad[:5]}")
@@ -81,7 +84,7 @@ def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[
     _wait_tickets_queue_empty(stack, timeout)
     bodies = [_ticket(rng) for _ in range(tickets)]
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
-        sent = list(pool.map(lambda body: post_json(base, "/tickets", body), bodies))
+        sent = list(pool.map(lambda body: post_json(base, "/tickets", body, key), bodies))
     ids = [body["id"] for status, body in sent if status == 202]
     coll = backends.database(stack.config)["tickets"]
     deadline = time.monotonic() + timeout
@@ -111,7 +114,7 @@ def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[
 
 
 def measure(stack: LocalStack, tickets: int, reps: int, timeout: float, log: Any) -> dict[str, Any]:
-    reason = available(stack.config.base_url)
+    reason = available(stack.config.base_url, stack.api_key())
     if reason is not None:
         log(f"assignment: skipped ({reason})")
         return {"skipped": reason}

@@ -30,6 +30,7 @@ from pymongo.errors import PyMongoError
 
 from bench import backends
 from bench.history import seed_history
+from bench.http import headers
 from services.core.config import settings
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import JobStore, new_job
@@ -77,12 +78,10 @@ def _median_ms(op: Callable[[], object]) -> float | None:
     return round(statistics.median(times) * 1000, 2)
 
 
-def _http(base_url: str, path: str, body: Any = None) -> Callable[[], object]:
+def _http(base_url: str, key: str, path: str, body: Any = None) -> Callable[[], object]:
     def call() -> object:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            base_url + path, data=data, headers={"Content-Type": "application/json"}
-        )
+        request = urllib.request.Request(base_url + path, data=data, headers=headers(key))
         with urllib.request.urlopen(request, timeout=OP_TIMEOUT) as response:
             return response.read()
 
@@ -120,7 +119,7 @@ def _claim_and_finish(store: JobStore) -> tuple[float | None, float | None]:
 def one_size(stack: LocalStack, jobs: int) -> dict[str, Any]:
     db = backends.database(stack.config, timeout_ms=int(OP_TIMEOUT * 1000))
     store = JobStore(db)
-    base = stack.config.base_url
+    base, key = stack.config.base_url, stack.api_key()
     s = settings()
     since = backends.marker()
     documents = db["jobs"].estimated_document_count()
@@ -128,13 +127,13 @@ def one_size(stack: LocalStack, jobs: int) -> dict[str, Any]:
     row = {
         "history_jobs": jobs,
         "documents": documents,
-        "submit_ms": _median_ms(_http(base, "/jobs", {"type": "noop", "payload": {}})),
+        "submit_ms": _median_ms(_http(base, key, "/jobs", {"type": "noop", "payload": {}})),
         "claim_ms": claim_ms,
         "finish_ms": finish_ms,
         "relay_query_ms": _median_ms(lambda: store.due_for_dispatch(s.outbox_grace)),
         "stale_query_ms": _median_ms(lambda: store.stale_running(s.stale_after)),
-        "stats_ms": _median_ms(_http(base, "/stats")),
-        "list_page_ms": _median_ms(_http(base, "/jobs?status=failed&limit=50")),
+        "stats_ms": _median_ms(_http(base, key, "/stats")),
+        "list_page_ms": _median_ms(_http(base, key, "/jobs?status=failed&limit=50")),
     }
     backends.reset_jobs(stack.config, since)
     return row

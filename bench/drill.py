@@ -59,6 +59,7 @@ def run(stack: LocalStack, fault: Fault, scale: Scale) -> dict[str, Any]:
     db[EXECUTIONS].drop()
     load = Load(
         stack.config.base_url,
+        stack.api_key(),
         JOB_TYPE,
         {},
         TOKEN_FIELD,

@@ -62,11 +62,12 @@ def switchboard_run(stack: LocalStack, n: int, timeout: float, since: str) -> di
     """One run; `since` as for `measure`."""
     ids: list[str] = []
     refused = None
+    base, key = stack.config.base_url, stack.api_key()
     start = time.time()
     for offset in range(0, n, BATCH):
         size = min(BATCH, n - offset)
         try:
-            reply = post_ok(stack.config.base_url, "/jobs/batch", {"jobs": [NOOP] * size})
+            reply = post_ok(base, "/jobs/batch", {"jobs": [NOOP] * size}, key)
         except (RuntimeError, OSError) as error:
             # An overwhelmed stack refuses or times out: what it did accept is still measured.
             refused = str(error)[:300]

@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.http import headers
+
 # A request that got no HTTP answer at all (refused, reset, timed out) is counted under 0.
 NO_ANSWER = 0
 REFUSED = 503
@@ -47,6 +49,7 @@ class Load:
     until `target` have been accepted or `seconds` have passed."""
 
     base_url: str
+    key: str
     job_type: str
     payload: dict[str, Any]
     token_field: str
@@ -123,7 +126,7 @@ class Load:
         )
         at = time.time()
         try:
-            conn.request("POST", "/jobs", body, {"Content-Type": "application/json"})
+            conn.request("POST", "/jobs", body, headers(self.key))
             response = conn.getresponse()
             status, reply = response.status, response.read()
         except (OSError, http.client.HTTPException) as error:

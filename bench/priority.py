@@ -24,16 +24,16 @@ HIGH = 5
 
 def one_run(stack: LocalStack, backlog: int, timeout: float) -> dict[str, Any]:
     since = backends.marker()
-    base = stack.config.base_url
+    base, key = stack.config.base_url, stack.api_key()
     jobs = backends.database(stack.config)["jobs"]
     low_job = {"type": "noop", "payload": {}, "priority": 0}
     for offset in range(0, backlog, BATCH):
-        post_ok(base, "/jobs/batch", {"jobs": [low_job] * min(BATCH, backlog - offset)})
+        post_ok(base, "/jobs/batch", {"jobs": [low_job] * min(BATCH, backlog - offset)}, key)
     high_at = datetime.now(UTC)
     low_done_at_high = jobs.count_documents(
         {"_id": {"$gte": since}, "priority": 0, "status": "succeeded"}
     )
-    high = post_ok(base, "/jobs/batch", {"jobs": [{**low_job, "priority": 9}] * HIGH})["jobs"]
+    high = post_ok(base, "/jobs/batch", {"jobs": [{**low_job, "priority": 9}] * HIGH}, key)["jobs"]
     high_ids = [j["id"] for j in high]
     deadline = time.monotonic() + timeout
     # One primary-key read per job: the only query FerretDB answers without a full scan.

@@ -22,6 +22,7 @@ import urllib.request
 from typing import Any
 
 from bench import backends, wrk
+from bench.http import headers
 from bench.seed004 import Seed004
 from bench.stats import summary
 from services.localstack.stack import LocalStack
@@ -33,11 +34,11 @@ SETTLE_MAX = 15.0
 EXPECTED = {"post_invalid": "400"}
 
 
-def _one_job_path(base_url: str) -> str:
+def _one_job_path(base_url: str, key: str) -> str:
     request = urllib.request.Request(
         base_url + "/jobs",
         data=json.dumps({"type": "noop", "payload": {}}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=headers(key),
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -52,11 +53,11 @@ def _run(
     seconds: float,
     since: str,
 ) -> dict[str, Any]:
-    env = {"BENCH_BATCH": str(BATCH)}
+    env = {"BENCH_BATCH": str(BATCH), "BENCH_API_KEY": stack.api_key()}
     base_url = seed004.base_url if scenario == "seed004" else stack.config.base_url
     if scenario == "get_job":
         try:
-            env["BENCH_JOB_PATH"] = _one_job_path(base_url)
+            env["BENCH_JOB_PATH"] = _one_job_path(base_url, stack.api_key())
         except OSError:
             # No job to read: POST /jobs is refused or too slow, which post_job shows already.
             return {"rps": 0.0, "all_rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "statuses": {}}

@@ -11,8 +11,9 @@ done
 hadolint services/Dockerfile nginx/Dockerfile
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-printf '%s\n' RABBITMQ_USER=u RABBITMQ_PASSWORD=p MONGO_ROOT_USER=u MONGO_ROOT_PASSWORD=p \
-    FLOWER_BASIC_AUTH=u:p >"$tmp/.env"
+printf '%s\n' RABBITMQ_ADMIN_USER=a RABBITMQ_ADMIN_PASSWORD=p RABBITMQ_APP_USER=u \
+    RABBITMQ_APP_PASSWORD=p MONGO_ROOT_USER=r MONGO_ROOT_PASSWORD=p MONGO_APP_USER=u \
+    MONGO_APP_PASSWORD=p FLOWER_BASIC_AUTH=u:p >"$tmp/.env"
 docker-compose -f docker-compose.dev.yml --project-directory "$tmp" config --quiet
 docker-compose -f docker-compose.prod.yml --project-directory "$tmp" config --quiet
 echo "containers: Dockerfiles lint clean, Compose files valid"

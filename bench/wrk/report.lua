@@ -1,4 +1,9 @@
--- Appended to every scenario: counts replies by status and prints one JSON line at the end.
+-- Appended to every scenario: sends the stack's API key, counts replies by status and prints one
+-- JSON line at the end.
+local key = os.getenv("BENCH_API_KEY")
+if key and key ~= "" then
+   wrk.headers["Authorization"] = "Bearer " .. key
+end
 statuses = {}
 local threads = {}
 

@@ -24,6 +24,12 @@ def _list(name: str, default: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in _str(name, default).split(",") if item.strip())
 
 
+def _seconds_by_name(name: str, default: str) -> tuple[tuple[str, float], ...]:
+    """A comma-separated `name=seconds` variable, such as `sleep=60,word_count=30`."""
+    pairs = (item.partition("=") for item in _list(name, default))
+    return tuple((key.strip(), float(value)) for key, _, value in pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     mongo_url: str = field(default_factory=lambda: _str("MONGO_URL", "mongodb://127.0.0.1:27017"))
@@ -92,6 +98,29 @@ class Settings:
     # Group commit on the web replicas: submits that arrive together share one insert, one
     # pipelined confirmed publish and one status write; at most this many jobs per group.
     submit_group_max: int = field(default_factory=lambda: _int("SUBMIT_GROUP_MAX", 500))
+    # API keys. A provided admin key is stored at start; without one, the first start makes one
+    # and writes it to DATA_DIR/admin-key. Replicas remember a key this long, so revoking takes
+    # effect within it.
+    admin_key: str = field(default_factory=lambda: _str("SWITCHBOARD_ADMIN_KEY", ""), repr=False)
+    auth_cache_seconds: float = field(default_factory=lambda: _float("AUTH_CACHE_SECONDS", 10.0))
+    # Bounded work. A job type's attempt gets a soft time limit (SoftTimeLimitExceeded in the
+    # handler; the attempt fails and is retried) and a hard one a grace later (the pool process
+    # is killed and replaced). A type's limit: JOB_TIME_LIMITS (`type=seconds,...`), else what
+    # the type declares, else JOB_TIME_LIMIT; never above JOB_TIME_LIMIT_MAX.
+    job_time_limit: float = field(default_factory=lambda: _float("JOB_TIME_LIMIT", 300.0))
+    job_time_limit_max: float = field(default_factory=lambda: _float("JOB_TIME_LIMIT_MAX", 3600.0))
+    job_time_limits: tuple[tuple[str, float], ...] = field(
+        default_factory=lambda: _seconds_by_name("JOB_TIME_LIMITS", "")
+    )
+    job_time_limit_grace: float = field(
+        default_factory=lambda: _float("JOB_TIME_LIMIT_GRACE", 10.0)
+    )
+    # A result bigger than this (as JSON) fails its job; MongoDB refuses documents over 16 MiB.
+    result_max_bytes: int = field(default_factory=lambda: _int("RESULT_MAX_BYTES", 1024 * 1024))
+    # A list page stops before its documents pass this many bytes, and says `next`.
+    page_max_bytes: int = field(default_factory=lambda: _int("PAGE_MAX_BYTES", 4 * 1024 * 1024))
+    # How deeply a request body's JSON may nest.
+    json_max_depth: int = field(default_factory=lambda: _int("JSON_MAX_DEPTH", 64))
     data_dir: str = field(default_factory=lambda: _str("DATA_DIR", ".data"))
     log_level: str = field(default_factory=lambda: _str("LOG_LEVEL", "INFO"))
 

@@ -42,6 +42,10 @@ class FetchRefused(FetchFailed):
     """A fetch the policy forbids: trying again cannot help."""
 
 
+class _OutOfTime(Exception):
+    """The fetch's deadline passed."""
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     """What an outbound fetch may reach, and how long and how much it may read."""
@@ -71,21 +75,34 @@ class FetchResult:
     body: bytes
 
 
-def fetch(url: str, policy: FetchPolicy, resolve: Resolver | None = None) -> FetchResult:
-    """GET `url` under `policy`, following redirects; raises FetchFailed or FetchRefused."""
+def fetch(
+    url: str, policy: FetchPolicy, resolve: Resolver | None = None, time_left: float | None = None
+) -> FetchResult:
+    """GET `url` under `policy`, following redirects; raises FetchFailed or FetchRefused.
+
+    `time_left` is the caller's own budget (what its job has left) when that is shorter than
+    the policy's total timeout.
+    """
     resolve = resolve or system_resolver
-    deadline = time.monotonic() + policy.total_timeout
-    for _hop in range(policy.max_redirects + 1):
-        target = _Target.parse(url)
-        addresses = _checked_addresses(target, policy, resolve)
-        connection = _PinnedConnection(target, addresses, policy, deadline)
-        try:
-            outcome = _exchange(connection, target, url, policy, deadline)
-        finally:
-            connection.close()
-        if isinstance(outcome, FetchResult):
-            return outcome
-        url = urljoin(url, outcome)
+    budget = policy.total_timeout if time_left is None else min(time_left, policy.total_timeout)
+    caller_bound = budget < policy.total_timeout
+    deadline = time.monotonic() + budget
+    try:
+        for _hop in range(policy.max_redirects + 1):
+            target = _Target.parse(url)
+            addresses = _checked_addresses(target, policy, resolve)
+            connection = _PinnedConnection(target, addresses, policy, deadline)
+            try:
+                outcome = _exchange(connection, target, url, policy, deadline)
+            finally:
+                connection.close()
+            if isinstance(outcome, FetchResult):
+                return outcome
+            url = urljoin(url, outcome)
+    except _OutOfTime:
+        if caller_bound:
+            raise FetchFailed("the fetch did not finish within its job's time limit") from None
+        raise FetchFailed(f"the fetch took longer than {policy.total_timeout:g} s") from None
     raise FetchRefused(f"refused: more than {policy.max_redirects} redirects")
 
 
@@ -188,7 +205,7 @@ def _exchange(
         raise FetchRefused("refused: not a valid URL") from None
     except (OSError, http.client.HTTPException) as exc:
         if time.monotonic() >= deadline:
-            raise FetchFailed(_too_slow(policy)) from None
+            raise _OutOfTime from None
         # External failures are summarised: their detail helps no client and maps networks.
         kind = "secure connection" if isinstance(exc, ssl.SSLError) else "connection"
         raise FetchFailed(f"the {kind} to {target.host} failed") from None
@@ -211,10 +228,6 @@ def _read_body(response: http.client.HTTPResponse, policy: FetchPolicy) -> bytes
 
 def _too_large(policy: FetchPolicy) -> FetchRefused:
     return FetchRefused(f"refused: the body is larger than {policy.max_bytes} bytes")
-
-
-def _too_slow(policy: FetchPolicy) -> str:
-    return f"the fetch took longer than {policy.total_timeout:g} s"
 
 
 # Connections ------------------------------------------------------------------------------------

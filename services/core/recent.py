@@ -7,16 +7,21 @@ back from the cursor through `_id` windows, reading only the fields the filter n
 widens each window by what the last one held, until the page is full, `SCAN_BUDGET` ids have been
 read, or the walk passes `FLOOR`. A page can therefore come back short with a `next` cursor:
 clients follow `next` until it is null.
+
+Every page, this walk's or an index's, also stops before its documents pass a byte budget
+(`bounded`), so `limit=500` of 1 MiB jobs is several answers, not one of 500 MiB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo import DESCENDING
 from pymongo.collection import Collection
 
 Doc = dict[str, Any]
@@ -41,14 +46,30 @@ def time_of(cursor: str) -> datetime:
         return datetime.now(UTC)
 
 
+def bounded(docs: Iterable[Doc], limit: int, max_bytes: int | None) -> tuple[list[Doc], str | None]:
+    """The first `limit` of `docs` (in page order, one more asked for to learn whether there are
+    more), cut before their BSON passes `max_bytes` but never empty; the page and its `next`."""
+    taken: list[Doc] = []
+    size = 0
+    for doc in docs:
+        if max_bytes is not None:
+            size += len(bson.encode(doc))
+        if len(taken) == limit or (taken and max_bytes is not None and size > max_bytes):
+            return taken, taken[-1]["_id"]
+        taken.append(doc)
+    return taken, None
+
+
 def page(
     collection: Collection,
     equal: Mapping[str, str],
     limit: int,
     cursor: str | None,
     now: datetime,
+    max_bytes: int | None = None,
 ) -> tuple[list[Doc], str | None]:
-    """Up to `limit` documents whose fields equal `equal`, newest first, below `cursor`."""
+    """Up to `limit` documents whose fields equal `equal`, newest first, below `cursor`, and
+    no more than `max_bytes` of them."""
     upper = cursor or id_at(now + timedelta(seconds=1))
     upper_time = time_of(upper) if cursor else now + timedelta(seconds=1)
     window = FIRST_WINDOW
@@ -65,12 +86,12 @@ def page(
             if all(row.get(k) == v for k, v in equal.items()):
                 found.append(row["_id"])
                 if len(found) > limit:
-                    return _fetch(collection, found[:limit]), found[limit - 1]
+                    return _fetch(collection, found[:limit], max_bytes, found[limit - 1])
         upper, upper_time = lower, lower_time
         if scanned >= SCAN_BUDGET:
-            return _fetch(collection, found), upper
+            return _fetch(collection, found, max_bytes, upper)
         window = _next_window(window, len(rows), SCAN_BUDGET - scanned)
-    return _fetch(collection, found), None
+    return _fetch(collection, found, max_bytes, None)
 
 
 def _next_window(window: timedelta, held: int, budget_left: int) -> timedelta:
@@ -81,8 +102,12 @@ def _next_window(window: timedelta, held: int, budget_left: int) -> timedelta:
     return max(FIRST_WINDOW, min(grown, window * (budget_left / held)))
 
 
-def _fetch(collection: Collection, ids: list[str]) -> list[Doc]:
+def _fetch(
+    collection: Collection, ids: list[str], max_bytes: int | None, next_cursor: str | None
+) -> tuple[list[Doc], str | None]:
+    """The documents of `ids` (newest first), read only as far as the byte budget allows."""
     if not ids:
-        return []
-    by_id = {d["_id"]: d for d in collection.find({"_id": {"$in": ids}})}
-    return [by_id[i] for i in ids if i in by_id]
+        return [], next_cursor
+    docs = collection.find({"_id": {"$in": ids}}, sort=[("_id", DESCENDING)])
+    taken, cut = bounded(docs, len(ids), max_bytes)
+    return taken, cut or next_cursor

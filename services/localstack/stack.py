@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from services.core.apikeys import ADMIN_KEY_FILE, new_token
+from services.localstack.credentials import flower_login
 from services.localstack.topology import StackConfig, programs, rabbitmq_conf, supervisord_conf
 
 # The ports of a developer's `make run-prod`, which a private stack must never take.
@@ -63,6 +65,7 @@ def private_config(data_dir: Path, name: str, **fields: Any) -> StackConfig:
         rabbitmq_node=f"{name}{amqp}",
         mongo_db=f"switchboard_{name}",
         quiet=True,
+        admin_key=new_token(),
         **fields,
     )
 
@@ -85,7 +88,10 @@ class LocalStack:
             (c.data_dir / sub).mkdir(parents=True, exist_ok=True)
         (c.data_dir / "rabbitmq" / "rabbitmq.conf").write_text(rabbitmq_conf(c))
         (c.data_dir / "rabbitmq" / "enabled_plugins").write_text("[rabbitmq_management].\n")
-        self.conf_path.write_text(supervisord_conf(c, programs(c)))
+        # It names Flower's credentials in its programs' environment: owner-only, like them.
+        self.conf_path.touch(mode=0o600)
+        self.conf_path.chmod(0o600)
+        self.conf_path.write_text(supervisord_conf(c, programs(c, flower_login(c.data_dir))))
 
     def start(self) -> None:
         self.prepare()
@@ -94,6 +100,22 @@ class LocalStack:
         self.process = subprocess.Popen(
             [str(supervisord), "-c", str(self.conf_path)], start_new_session=True
         )
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.config.data_dir / ADMIN_KEY_FILE
+
+    def api_key(self) -> str:
+        """The stack's admin key: the one it was given, or the one its first start made."""
+        if self.config.admin_key:
+            return self.config.admin_key
+        try:
+            return self.admin_key_file.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key()}"}
 
     def health(self) -> dict[str, object] | None:
         try:
@@ -113,8 +135,9 @@ class LocalStack:
         return False
 
     def workers_online(self) -> int:
+        request = urllib.request.Request(self.config.base_url + "/stats", headers=self.auth())
         try:
-            with urllib.request.urlopen(self.config.base_url + "/stats", timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return int(json.load(response)["workers_online"])
         except (urllib.error.URLError, OSError, ValueError, KeyError):
             return 0
@@ -164,6 +187,8 @@ def run_in_foreground(stack: LocalStack, startup_timeout: float = 180) -> int:
             f"docs {c.base_url}/docs  logs {c.data_dir / 'logs'}  (Ctrl-C stops it all)",
             flush=True,
         )
+        where = "SWITCHBOARD_ADMIN_KEY" if c.admin_key else str(stack.admin_key_file)
+        print(f"Switchboard: the admin API key is in {where}", flush=True)
     elif stack.process is not None and stack.process.poll() is None:
         print(
             f"Switchboard: not healthy after {startup_timeout:.0f}s; see {c.data_dir / 'logs'}",

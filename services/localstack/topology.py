@@ -17,7 +17,10 @@ class StackConfig:
     data_dir: Path = REPO / ".data"
     http_port: int = 8080
     web_ports: tuple[int, ...] = (8001, 8002)
+    # Job workers (the `jobs` queue); ticket workers have a pool of their own (`tickets`), so a
+    # flood of long jobs never delays an assignment, and maintenance has its own worker.
     workers: int = 2
+    ticket_workers: int = 1
     flower_port: int = 5555
     mongo_port: int = 27017
     mongo_db: str = "switchboard"
@@ -35,6 +38,19 @@ class StackConfig:
     # empty for the default (`default_database`).
     database: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Nginx's per-client limits. Every client of a local stack is this machine (127.0.0.1): the
+    # benchmarks post at concurrency 64 and up to a few thousand requests a second, and the
+    # simulator drives its agents from here too, so these only stop a runaway loop.
+    rate_limit: str = "10000r/s"
+    rate_burst: int = 20000
+    conn_limit: int = 1024
+    # How Nginx opens /flower/ (nginx/entrypoint.sh, NGINX_FLOWER_AUTH): `flower` asks for
+    # Flower's internal credentials (in `credentials.flower_login_path`); `api-key` checks an
+    # admin API key with the web replicas (GET /auth/flower) and hands Flower those credentials.
+    flower_auth: str = "api-key"
+    # The admin API key the web replicas store at start; empty: the first start makes one and
+    # writes it to data_dir/admin-key (`LocalStack.api_key` reads either).
+    admin_key: str = field(default="", repr=False)
 
     @property
     def broker_url(self) -> str:
@@ -75,6 +91,7 @@ def app_env(c: StackConfig) -> dict[str, str]:
         "FLOWER_PORT": str(c.flower_port),
         "BIND_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
+        **({"SWITCHBOARD_ADMIN_KEY": c.admin_key} if c.admin_key else {}),
         **c.extra_env,
     }
 
@@ -140,6 +157,8 @@ def rabbitmq_program(c: StackConfig) -> Program:
         # RabbitMQ's boot checks this port before it reads rabbitmq.conf, defaulting to
         # 25672: without it a second stack fails to boot while another node holds that port.
         "RABBITMQ_DIST_PORT": str(c.amqp_port + 20000),
+        # epmd, when the node has to start one itself, and the CLI tools' lookups: loopback only.
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
         # Erlang writes a crash dump into its working directory, the repository, by default.
         "ERL_CRASH_DUMP": str(base / "erl_crash.dump"),
     }
@@ -157,12 +176,24 @@ def rabbitmq_conf(c: StackConfig) -> str:
             # Erlang's distribution port is the AMQP port + 20000; keep two nodes apart.
             f"distribution.listener.port_range.min = {c.amqp_port + 20000}",
             f"distribution.listener.port_range.max = {c.amqp_port + 20000}",
+            "distribution.listener.interface = 127.0.0.1",
             "",
         ]
     )
 
 
-def programs(c: StackConfig) -> list[Program]:
+def worker_program(c: StackConfig, name: str, queue: str, env: dict[str, str]) -> Program:
+    """A Celery worker consuming one queue; its node name is the program's own."""
+    return Program(
+        name,
+        [c.python, "-m", "services.worker"],
+        {**env, "WORKER_NAME": f"{name}@%h", "WORKER_QUEUES": queue},
+        stop_wait=30,
+    )
+
+
+def programs(c: StackConfig, flower_login: str) -> list[Program]:
+    """Every process of the stack; `flower_login` is Flower's internal `user:password`."""
     env = app_env(c)
     py = c.python
     listed = [database_program(c)]
@@ -179,26 +210,18 @@ def programs(c: StackConfig) -> list[Program]:
         Program(f"web-{i}", [py, "-m", "services.web"], {**env, "WEB_PORT": str(port)})
         for i, port in enumerate(c.web_ports, start=1)
     ]
+    # One pool per queue, each scaled on its own: no kind of work can take another's turn.
+    listed += [worker_program(c, f"worker-{i}", queues.JOBS, env) for i in range(1, c.workers + 1)]
     listed += [
-        Program(
-            f"worker-{i}",
-            [py, "-m", "services.worker"],
-            {**env, "WORKER_NAME": f"worker-{i}@%h"},
-            stop_wait=30,
-        )
-        for i in range(1, c.workers + 1)
+        worker_program(c, f"ticket-worker-{i}", queues.TICKETS, env)
+        for i in range(1, c.ticket_workers + 1)
     ]
-    # Maintenance has a worker of its own, so sweeps never take a job or ticket worker's turn.
-    listed.append(
-        Program(
-            "maintenance",
-            [py, "-m", "services.worker"],
-            {**env, "WORKER_NAME": "maintenance@%h", "WORKER_QUEUES": queues.MAINTENANCE},
-            stop_wait=30,
-        )
-    )
+    listed.append(worker_program(c, "maintenance", queues.MAINTENANCE, env))
     listed.append(Program("beat", [py, "-m", "services.beat"], env))
-    listed.append(Program("flower", [py, "-m", "services.flower"], env))
+    # The credentials reach Flower and Nginx through their environment, never a command line.
+    listed.append(
+        Program("flower", [py, "-m", "services.flower"], {**env, "FLOWER_BASIC_AUTH": flower_login})
+    )
     nginx_env = {
         "HTTP_PORT": str(c.http_port),
         "NGINX_LISTEN": f"127.0.0.1:{c.http_port}",
@@ -206,6 +229,11 @@ def programs(c: StackConfig) -> list[Program]:
         "FLOWER_UPSTREAM": f"127.0.0.1:{c.flower_port}",
         "MAX_BODY_BYTES": env.get("MAX_BODY_BYTES", "1048576"),
         "NGINX_RUN_DIR": str(c.data_dir / "nginx"),
+        "NGINX_RATE_LIMIT": c.rate_limit,
+        "NGINX_RATE_BURST": str(c.rate_burst),
+        "NGINX_CONN_LIMIT": str(c.conn_limit),
+        "NGINX_FLOWER_AUTH": c.flower_auth,
+        "FLOWER_BASIC_AUTH": flower_login,
     }
     listed.append(
         Program(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
+from services.core.apikeys import ADMIN_KEY_FILE
 from services.simulator.client import Client, NotLoopback
 from services.simulator.plan import DEFAULT_SKILLS, Options
 from services.simulator.report import ok, show
@@ -23,9 +26,15 @@ def _handle(text: str) -> tuple[float, float]:
     return mean / 2, mean * 1.5
 
 
-def parse(argv: list[str]) -> tuple[str, Options, str | None]:
+def parse(argv: list[str]) -> tuple[str, str, Options, str | None]:
     p = argparse.ArgumentParser(prog="python -m services.simulator", description=__doc__)
     p.add_argument("--base-url", default="http://127.0.0.1:8080", help="a loopback URL")
+    p.add_argument(
+        "--key-file",
+        type=Path,
+        default=Path(os.environ.get("DATA_DIR", ".data")) / ADMIN_KEY_FILE,
+        help="a file holding an admin API key (SWITCHBOARD_API_KEY, when set, wins)",
+    )
     p.add_argument("--agents", type=int, default=50)
     p.add_argument("--tickets", type=int, default=2000)
     p.add_argument("--rate", type=float, default=20.0, help="new tickets per second")
@@ -49,15 +58,21 @@ def parse(argv: list[str]) -> tuple[str, Options, str | None]:
         threads=a.threads,
         seed=a.seed,
     )
-    return a.base_url, options, a.json_path
+    key = os.environ.get("SWITCHBOARD_API_KEY", "")
+    if not key:
+        try:
+            key = a.key_file.read_text().strip()
+        except OSError:
+            p.error(f"no API key: set SWITCHBOARD_API_KEY or give --key-file ({a.key_file})")
+    return a.base_url, key, options, a.json_path
 
 
 def main(argv: list[str]) -> int:
-    base_url, options, json_path = parse(argv)
+    base_url, key, options, json_path = parse(argv)
     # A fixed width when not on a terminal (make, CI, a log file), so columns are not cut.
     console = Console() if sys.stdout.isatty() else Console(width=120)
     try:
-        client = Client(base_url)
+        client = Client(base_url, key)
     except NotLoopback as exc:
         console.print(f"[red]{exc}[/red]")
         return 2

@@ -40,8 +40,9 @@ def _loopback_host(base_url: str) -> tuple[str, int]:
 
 
 class Client:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, key: str) -> None:
         self.host, self.port = _loopback_host(base_url)
+        self.key = key
         self._local = threading.local()
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -60,7 +61,11 @@ class Client:
     def call(self, method: str, path: str, body: Any = None) -> Reply:
         """One request; a dropped keep-alive connection or a 503 is retried a few times."""
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+        headers = {
+            "Content-Type": "application/json",
+            "Connection": "keep-alive",
+            "Authorization": f"Bearer {self.key}",
+        }
         for attempt in range(RETRIES):
             try:
                 conn = self._connection()

@@ -8,7 +8,7 @@ from flask import Flask
 
 from services.core.config import Settings, settings
 from services.core.jobs import registry
-from services.web import compat_api, errors, jobs_api, system_api, tickets_api
+from services.web import auth, compat_api, errors, jobs_api, keys_api, system_api, tickets_api
 
 
 def create_app(config: Settings | None = None) -> Flask:
@@ -20,6 +20,7 @@ def create_app(config: Settings | None = None) -> Flask:
     # Keep clients' key order: payloads and results round-trip as sent.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register(app)
-    for blueprint in (jobs_api.bp, compat_api.bp, system_api.bp, tickets_api.bp):
+    auth.register(app, s.auth_cache_seconds)
+    for blueprint in (jobs_api.bp, compat_api.bp, system_api.bp, tickets_api.bp, keys_api.bp):
         app.register_blueprint(blueprint)
     return app

@@ -8,12 +8,14 @@ from flask import Blueprint, Response, jsonify, request
 from pymongo.errors import ConnectionFailure
 
 from services.core import jsonfield
+from services.core.apikeys import Scope
 from services.core.config import settings
 from services.core.jobs.publisher import BrokerUnavailable
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import default_store
 from services.core.jobs.submission import InvalidJob, JobRequest, parse, submit
-from services.web.errors import ApiError
+from services.web.auth import current_key, may_read_job, requires
+from services.web.errors import in_envelope
 from services.web.parsing import json_body
 
 bp = Blueprint("compat", __name__)
@@ -34,24 +36,14 @@ def _word_count_reply(status: int, message: str, data: dict[str, Any] | None = N
     return response
 
 
-class _WordCountBodyNotJson(Exception):
-    """Answered in the word-count envelope, like every other bad word-count request."""
-
-
-@bp.errorhandler(_WordCountBodyNotJson)
-def _body_not_json(exc: _WordCountBodyNotJson) -> Response:
-    return _word_count_reply(400, str(exc))
-
-
 def _word_count_body() -> dict[str, Any]:
-    try:
-        body = json_body(required=False)
-    except ApiError as exc:
-        raise _WordCountBodyNotJson(exc.message) from exc
+    body = json_body(required=False)
     return body if isinstance(body, dict) else {}
 
 
 @bp.post("/word-count")
+@in_envelope(_word_count_reply)
+@requires(Scope.JOBS_WRITE)
 def schedule_word_count() -> Response:
     body = _word_count_body()
     url = body.get("url")
@@ -61,18 +53,20 @@ def schedule_word_count() -> Response:
         job = parse({"type": "word_count", "payload": {"url": url}})
     except InvalidJob as exc:
         return _word_count_reply(400, f"Invalid url: {exc.message}")
-    doc, _ = submit(job, settings().job_max_attempts)
+    doc, _ = submit(job, settings().job_max_attempts, current_key().id)
     data = {"job_id": doc["_id"], "url": url, "status": "IN_PROGRESS"}
     return _word_count_reply(202, f"Scheduled Job: {doc['_id']}", data)
 
 
 @bp.get("/word-count")
+@in_envelope(_word_count_reply)
+@requires(Scope.JOBS_READ, Scope.JOBS_WRITE)
 def fetch_word_count() -> Response:
     job_id = request.args.get("job_id") or _word_count_body().get("job_id")
     if not isinstance(job_id, str) or not job_id:
         return _word_count_reply(400, "Missing 'job_id' in the query string or the request body")
     doc = default_store().get(job_id)
-    if doc is None or doc["type"] != "word_count":
+    if doc is None or doc["type"] != "word_count" or not may_read_job(doc):
         return _word_count_reply(404, f"No word count job with id {job_id}")
     status = _LEGACY_STATUS.get(doc["status"], "IN_PROGRESS")
     data: dict[str, Any] = {"job_id": job_id, "status": status}
@@ -91,15 +85,14 @@ def _plain(status: int, text: str) -> Response:
 
 
 @bp.post("/api/event/v1")
+@in_envelope(_plain)
+@requires(Scope.JOBS_WRITE)
 def post_event() -> Response:
-    try:
-        body = json_body()
-    except ApiError as exc:
-        return _plain(400, exc.message)
+    body = json_body()
     if not isinstance(body, dict):
         return _plain(400, "the request body must be a JSON object")
     for name in ("user_id", "priority", "event_type_id"):
-        value = body.get(name)
+        value = body[name] = jsonfield.integral(body.get(name))
         if not isinstance(value, int) or isinstance(value, bool):
             return _plain(400, f"{name}: must be an integer")
     if "event_data" not in body:
@@ -109,9 +102,12 @@ def post_event() -> Response:
     payload = {k: body[k] for k in ("user_id", "event_type_id", "event_data")}
     job = JobRequest(type="event", payload=payload, priority=_legacy_priority(body["priority"]))
     try:
-        doc, _ = submit(job, settings().job_max_attempts)
-    except (BrokerUnavailable, ConnectionFailure) as exc:
-        return _plain(500, f"could not enqueue the event: {exc}")
+        doc, _ = submit(job, settings().job_max_attempts, current_key().id)
+    except BrokerUnavailable:
+        return _plain(500, "could not enqueue the event: the message broker is unavailable")
+    except ConnectionFailure:
+        # The driver's text names the database's hosts: it stays out of the answer.
+        return _plain(500, "could not enqueue the event: the database is unavailable")
     return jsonify(
         {"success": True, "message": f"Queued Event: {doc['_id']}", "job_id": doc["_id"]}
     )

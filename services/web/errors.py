@@ -1,8 +1,14 @@
-"""Every error as JSON with the right status; a dependency that is down is a 503, never a 500."""
+"""Every error as JSON with the right status; a dependency that is down is a 503, never a 500.
+
+Werkzeug's own errors (404, 405 with its `Allow` header, 413) and anything unexpected keep the
+same `{"error": ...}` shape; an unexpected one is logged and answered without its details.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify
@@ -39,6 +45,38 @@ def located(body: Any, status: int, location: str) -> Response:
     return response
 
 
+def too_large() -> ApiError:
+    limit = settings().max_body_bytes
+    return ApiError(413, f"request body is larger than {limit} bytes", limit=limit)
+
+
+Reply = Callable[[int, str], Response]
+View = Callable[..., Response]
+_ENVELOPE = "switchboard_envelope"
+
+
+def in_envelope(reply: Reply) -> Callable[[View], View]:
+    """Answer a route's refusals (bad body, no key) with `reply`, its own envelope (the seed
+    systems'), rather than `{"error"}`."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def answer(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except ApiError as exc:
+                return reply(exc.status, exc.message)
+
+        setattr(answer, _ENVELOPE, reply)
+        return answer
+
+    return decorate
+
+
+def envelope_of(view: Callable[..., Any] | None) -> Reply | None:
+    return getattr(view, _ENVELOPE, None)
+
+
 def error_response(status: int, message: str, **extra: Any) -> Response:
     response = jsonify({"error": message, **extra})
     response.status_code = status
@@ -64,12 +102,16 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:
-        limit = settings().max_body_bytes
-        return error_response(413, f"request body is larger than {limit} bytes", limit=limit)
+        return _api_error(too_large())
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
-        return error_response(exc.code or 500, exc.description or exc.name)
+        response = error_response(exc.code or 500, exc.description or exc.name)
+        # Werkzeug's headers say more than its HTML did: `Allow` on a 405, for one.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(ConnectionFailure)
     def _mongo_down(exc: ConnectionFailure) -> Response:
@@ -83,3 +125,10 @@ def register(app: Flask) -> None:
 
     for broker_error in BROKER_ERRORS:
         app.register_error_handler(broker_error, _broker_down)
+
+    # The last resort: Flask picks the most specific handler, so every one above comes first.
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # Its text may hold internals (paths, addresses): logged here, not sent.
+        log.exception("unhandled error: %s", exc)
+        return error_response(500, "internal server error")

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from services.core.apikeys import Scope
 from services.core.config import settings
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore, default_store, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
+from services.web.auth import check_job, current_key, requires
 from services.web.errors import ApiError, found, located
-from services.web.parsing import int_arg, json_object
+from services.web.parsing import idempotency_key, int_arg, json_object
 
 bp = Blueprint("jobs", __name__)
 MAX_BATCH = 1000
 MAX_PAGE = 500
-IDEMPOTENCY_KEY_MAX = 255
 
 
 def _accepted(doc: Doc, replayed: bool = False) -> Response:
@@ -26,24 +27,29 @@ def _accepted(doc: Doc, replayed: bool = False) -> Response:
 
 
 def _job_or_404(store: JobStore, job_id: str) -> Doc:
-    return found(store.get(job_id), "job", job_id)
+    """The job, if this key may see it."""
+    doc = found(store.get(job_id), "job", job_id)
+    check_job(doc)
+    return doc
+
+
+def _check_reachable(store: JobStore, job_id: str) -> None:
+    """Cancel and retry act on the jobs a key may read: any with `jobs:read`, else its own."""
+    if not current_key().allows(Scope.JOBS_READ):
+        _job_or_404(store, job_id)
 
 
 @bp.post("/jobs")
+@requires(Scope.JOBS_WRITE)
 def create_job() -> Response:
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= IDEMPOTENCY_KEY_MAX:
-        raise ApiError(
-            400,
-            f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} characters",
-            field="Idempotency-Key",
-        )
+    key = idempotency_key()
     job = parse(json_object())
-    doc, created = submit(job, settings().job_max_attempts, key)
+    doc, created = submit(job, settings().job_max_attempts, current_key().id, key)
     return _accepted(doc, replayed=not created)
 
 
 @bp.post("/jobs/batch")
+@requires(Scope.JOBS_WRITE)
 def create_jobs() -> Response:
     body = json_object()
     raw_jobs = body.get("jobs")
@@ -56,7 +62,7 @@ def create_jobs() -> Response:
             400, f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0]
         )
     jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
-    docs = submit_batch(jobs, settings().job_max_attempts)
+    docs = submit_batch(jobs, settings().job_max_attempts, current_key().id)
     response = jsonify({"jobs": [to_api(doc) for doc in docs]})
     response.status_code = 202
     return response
@@ -64,11 +70,13 @@ def create_jobs() -> Response:
 
 # Ids are 24 characters: so `/jobs/batch` is not read as a job id, and GET there answers 405.
 @bp.get("/jobs/<string(length=24):job_id>")
+@requires(Scope.JOBS_READ, Scope.JOBS_WRITE)
 def get_job(job_id: str) -> Response:
     return jsonify(to_api(_job_or_404(default_store(), job_id)))
 
 
 @bp.get("/jobs")
+@requires(Scope.JOBS_READ)
 def list_jobs() -> Response:
     status = request.args.get("status") or None
     if status is not None and status not in JobStatus.__members__.values():
@@ -82,8 +90,10 @@ def list_jobs() -> Response:
 
 
 @bp.post("/jobs/<job_id>/cancel")
+@requires(Scope.JOBS_WRITE)
 def cancel_job(job_id: str) -> Response:
     store = default_store()
+    _check_reachable(store, job_id)
     doc = store.cancel(job_id)
     if doc is None:
         finished = _job_or_404(store, job_id)
@@ -92,8 +102,10 @@ def cancel_job(job_id: str) -> Response:
 
 
 @bp.post("/jobs/<job_id>/retry")
+@requires(Scope.JOBS_WRITE)
 def retry_job(job_id: str) -> Response:
     store = default_store()
+    _check_reachable(store, job_id)
     doc = redispatch(store, job_id)
     if doc is None:
         current = _job_or_404(store, job_id)

@@ -181,8 +181,8 @@ def _job_paths() -> dict[str, Schema]:
     idempotency_key = param(
         "Idempotency-Key",
         "header",
-        {"type": "string", "minLength": 1, "maxLength": 255},
-        "the same key returns the job made the first time",
+        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+        "printable ASCII; the same key returns the job made the first time",
     )
     return {
         "/jobs": {
@@ -373,9 +373,26 @@ def _ticket_paths() -> dict[str, Schema]:
 
 
 def _legacy_paths() -> dict[str, Schema]:
-    """The seed-compatible routes answer in their own envelopes, not `Error`."""
+    """The seed-compatible routes answer in their own envelopes, not `Error`: every refusal the
+    application makes (a bad body, no key, the wrong scope); Nginx's own stay `Error`."""
     failure = ref("LegacyFailure")
     either = {"anyOf": [failure, ref("Error")]}
+    refusals = {
+        401: json_response("no valid API key", failure, **{"WWW-Authenticate": "WWW-Authenticate"}),
+        403: json_response("the key lacks the scope", failure),
+        413: json_response("the body is too large", either),
+    }
+    plain_refusals = {
+        401: _plain_text("no valid API key"),
+        403: _plain_text("the key lacks the scope"),
+        413: {
+            "description": "the body is too large",
+            "content": {
+                **_plain_text("")["content"],
+                "application/json": {"schema": ref("Error")},
+            },
+        },
+    }
     return {
         "/word-count": {
             "post": op(
@@ -384,7 +401,8 @@ def _legacy_paths() -> dict[str, Schema]:
                 {
                     202: json_response("scheduled", ref("WordCountScheduled")),
                     400: json_response("no usable url", failure),
-                    415: json_response("the body is not sent as application/json", either),
+                    415: json_response("the body is not sent as application/json", failure),
+                    **refusals,
                 },
                 body=obj({"url": {"type": "string", "format": "uri", "pattern": HTTP_URL}}),
                 links={
@@ -402,6 +420,8 @@ def _legacy_paths() -> dict[str, Schema]:
                     ),
                     400: json_response("no job_id", failure),
                     404: json_response("no word count job with this id", failure),
+                    415: json_response("a body not sent as application/json", failure),
+                    **refusals,
                 },
                 params=({**param("job_id", schema=ID), "required": True},),
             ),
@@ -413,14 +433,9 @@ def _legacy_paths() -> dict[str, Schema]:
                 {
                     200: json_response("queued", ref("EventQueued")),
                     400: _plain_text("malformed: the reason, in plain text"),
-                    415: {
-                        "description": "the body is not sent as application/json",
-                        "content": {
-                            **_plain_text("")["content"],
-                            "application/json": {"schema": ref("Error")},
-                        },
-                    },
+                    415: _plain_text("the body is not sent as application/json"),
                     500: _plain_text("the event could not be queued"),
+                    **plain_refusals,
                 },
                 body=ref("LegacyEvent"),
             )

@@ -9,15 +9,18 @@ from flask import Blueprint, Response, jsonify, render_template_string, send_fro
 from swagger_ui_bundle import swagger_ui_path
 
 from services.core import health
+from services.core.apikeys import Scope
 from services.core.jobs.publisher import BROKER_ERRORS
 from services.core.jobs.store import default_store
 from services.web import openapi
+from services.web.auth import public, requires
 from services.web.errors import error_response
 
 bp = Blueprint("system", __name__)
 
 
 @bp.get("/health")
+@public
 def get_health() -> Response:
     problems = {"mongodb": health.mongo_problem(), "rabbitmq": health.broker_problem()}
     checks = {name: problem or "PASS" for name, problem in problems.items()}
@@ -40,6 +43,7 @@ def get_health() -> Response:
 
 
 @bp.get("/stats")
+@requires(Scope.JOBS_READ)
 def get_stats() -> Response:
     by_status: dict[str, int] = defaultdict(int)
     by_type: dict[str, dict[str, int]] = defaultdict(dict)
@@ -62,12 +66,14 @@ def get_stats() -> Response:
 # the same credentials again without asking.
 @bp.get("/openapi.json")
 @bp.get("/docs/openapi.json")
+@requires(browser=True)
 def get_openapi() -> Response:
     return jsonify(openapi.build())
 
 
 @bp.get("/docs")
 @bp.get("/docs/")
+@requires(browser=True)
 def get_docs() -> str:
     template = (swagger_ui_path / "index.j2").read_text()
     return render_template_string(template, openapi_spec_url="/docs/openapi.json").replace(
@@ -76,5 +82,6 @@ def get_docs() -> str:
 
 
 @bp.get("/docs/<path:filename>")
+@requires(browser=True)
 def get_docs_asset(filename: str) -> Response:
     return send_from_directory(swagger_ui_path, filename)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ValidationError
 
 from services.core import clock
+from services.core.apikeys import Scope
 from services.core.config import settings
 from services.core.jobs.publisher import BrokerUnavailable
 from services.core.tickets import assignment, dispatch, roster, stats
@@ -23,27 +23,18 @@ from services.core.tickets.store import (
     new_ticket,
     ticket_to_api,
 )
+from services.web.auth import check_agent, check_ticket, current_key, forbid, requires
 from services.web.errors import ApiError, found, located
-from services.web.parsing import int_arg, json_object
+from services.web.parsing import int_arg, json_object, validated
 
 bp = Blueprint("tickets", __name__)
 MAX_PAGE = 500
-M = TypeVar("M", bound=BaseModel)
 
 
 @bp.record_once
 def _check_settings(_state: object) -> None:
     # The same check the workers make: a bad strategy fails the web replica at start too.
     parse_strategy(settings().assignment_strategy)
-
-
-def _validated(model: type[M], raw: Any) -> M:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise ApiError(400, f"{where}: {first['msg']}", field=where) from exc
 
 
 def _choice(name: str, allowed: type[Any]) -> str | None:
@@ -55,21 +46,26 @@ def _choice(name: str, allowed: type[Any]) -> str | None:
 
 
 def _ticket_or_404(store: TicketStore, ticket_id: str) -> Doc:
-    return found(store.get_ticket(ticket_id), "ticket", ticket_id)
+    """The ticket, if this key may see it."""
+    doc = found(store.get_ticket(ticket_id), "ticket", ticket_id)
+    check_ticket(doc)
+    return doc
 
 
 # -- agents ----------------------------------------------------------------------------------------
 
 
 @bp.post("/agents")
+@requires(Scope.ADMIN)
 def create_agent() -> Response:
-    doc = roster.create(default_store(), _validated(AgentRequest, json_object()))
+    doc = roster.create(default_store(), validated(AgentRequest, json_object()))
     if doc["status"] == AgentStatus.AVAILABLE:
         dispatch.nudge_pull(doc["_id"])
     return located(agent_to_api(doc), 201, f"/agents/{doc['_id']}")
 
 
 @bp.get("/agents")
+@requires(Scope.TICKETS_WRITE)
 def list_agents() -> Response:
     status = _choice("status", AgentStatus)
     limit = int_arg("limit", 100, 1, MAX_PAGE)
@@ -80,13 +76,21 @@ def list_agents() -> Response:
 
 
 @bp.get("/agents/<agent_id>")
+@requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def get_agent(agent_id: str) -> Response:
+    check_agent(agent_id)
     return jsonify(agent_to_api(found(default_store().get_agent(agent_id), "agent", agent_id)))
 
 
 @bp.patch("/agents/<agent_id>")
+@requires(Scope.TICKETS_AGENT)
 def patch_agent(agent_id: str) -> Response:
-    patch = _validated(AgentPatch, json_object())
+    patch = validated(AgentPatch, json_object())
+    if not current_key().is_admin:
+        # Agents set their own status; their skills and capacities are an admin's to change.
+        check_agent(agent_id)
+        if patch.model_fields_set - {"status"}:
+            raise forbid(Scope.ADMIN, "an agent's key may change only its status")
     try:
         changed = roster.change(default_store(), agent_id, patch)
     except roster.CapacityBelowActive as exc:
@@ -105,8 +109,9 @@ def patch_agent(agent_id: str) -> Response:
 
 
 @bp.post("/tickets")
+@requires(Scope.TICKETS_WRITE)
 def create_ticket() -> Response:
-    ticket = _validated(TicketRequest, json_object())
+    ticket = validated(TicketRequest, json_object())
     store = default_store()
     doc = new_ticket(ticket.channel.value, ticket.skills, ticket.priority, ticket.data)
     store.insert_ticket(doc)
@@ -122,6 +127,7 @@ def create_ticket() -> Response:
 
 
 @bp.get("/tickets/stats")
+@requires(Scope.TICKETS_WRITE)
 def ticket_stats() -> Response:
     store = default_store()
     now = clock.now()
@@ -131,19 +137,25 @@ def ticket_stats() -> Response:
 
 
 @bp.get("/tickets/<ticket_id>")
+@requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def get_ticket(ticket_id: str) -> Response:
     return jsonify(ticket_to_api(_ticket_or_404(default_store(), ticket_id)))
 
 
 @bp.get("/tickets")
+@requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def list_tickets() -> Response:
     status = _choice("status", TicketStatus)
     channel = _choice("channel", Channel)
     limit = int_arg("limit", 50, 1, MAX_PAGE)
+    agent_id = request.args.get("agent_id") or None
+    if not current_key().allows(Scope.TICKETS_WRITE):
+        agent_id = agent_id or current_key().agent_id
+        check_agent(agent_id or "")
     docs, next_cursor = default_store().list_tickets(
         status,
         channel,
-        request.args.get("agent_id") or None,
+        agent_id,
         limit,
         request.args.get("cursor") or None,
     )
@@ -152,6 +164,8 @@ def list_tickets() -> Response:
 
 def _end(ticket_id: str, becomes: TicketStatus) -> Response:
     store = default_store()
+    if not current_key().allows(Scope.TICKETS_WRITE):
+        _ticket_or_404(store, ticket_id)
     finished = assignment.finish(store, ticket_id, becomes)
     if finished is None:
         current = _ticket_or_404(store, ticket_id)
@@ -167,10 +181,12 @@ def _end(ticket_id: str, becomes: TicketStatus) -> Response:
 
 
 @bp.post("/tickets/<ticket_id>/complete")
+@requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def complete_ticket(ticket_id: str) -> Response:
     return _end(ticket_id, TicketStatus.COMPLETED)
 
 
 @bp.post("/tickets/<ticket_id>/cancel")
+@requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def cancel_ticket(ticket_id: str) -> Response:
     return _end(ticket_id, TicketStatus.CANCELLED)

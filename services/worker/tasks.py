@@ -10,7 +10,8 @@ import time
 from celery import Task
 from celery.exceptions import Reject
 from celery.signals import worker_ready
-from pymongo.errors import ConnectionFailure
+from celery.worker.request import Request
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from services.core import queues
 from services.core.celery_app import app
@@ -32,11 +33,32 @@ def _declare_topology(sender: object = None, **_kwargs: object) -> None:
         queues.declare_all(conn.default_channel)
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_name(pid: int | None = None) -> str:
+    """What a job's `worker` field says of the process running it."""
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
 
 
-@app.task(name=RUN_JOB, bind=True)
+class RunJobRequest(Request):  # type: ignore[misc]
+    """A run_job message in the worker's main process, which outlives a killed pool process."""
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        super().on_timeout(soft, timeout)
+        if soft or self.worker_pid is None:
+            return
+        # The pool process is being killed mid-attempt and can record nothing: record the
+        # attempt as failed here, rather than leave the job `running` until the stale sweep.
+        job_id = self.args[0]
+        try:
+            outcome = lifecycle.abandon(
+                job_id, default_store(), settings(), worker_name(self.worker_pid)
+            )
+        except PyMongoError as exc:
+            log.warning("job %s past its hard time limit left to the sweep: %s", job_id, exc)
+            return
+        log.warning("job %s stopped at its hard time limit: %s", job_id, outcome.value)
+
+
+@app.task(name=RUN_JOB, bind=True, Request=RunJobRequest)
 def run_job(self: Task, job_id: str) -> str:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:

@@ -25,8 +25,9 @@ class Reply:
 
 
 class Api:
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
+    def __init__(self, base_url: str, key: str | None = None) -> None:
+        """A client that sends `key` as its API key; None: an anonymous one."""
+        self.base_url, self.key = base_url, key
 
     def call(
         self,
@@ -40,6 +41,8 @@ class Api:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        if self.key is not None:
+            request.add_header("Authorization", f"Bearer {self.key}")
         for name, value in (headers or {}).items():
             request.add_header(name, value)
         try:
@@ -53,6 +56,12 @@ class Api:
 
     def post(self, path: str, body: Any = None, **kw: Any) -> Reply:
         return self.call("POST", path, body, **kw)
+
+    def with_new_key(self, *scopes: str) -> Api:
+        """A client with a key of its own with these scopes, made with this client's (admin) key."""
+        made = self.post("/keys", {"name": "test", "scopes": list(scopes)})
+        assert made.status == 201, made.text
+        return Api(self.base_url, made.json["key"])
 
     def submit(self, type_: str, payload: Any, **fields: Any) -> dict[str, Any]:
         reply = self.post("/jobs", {"type": type_, "payload": payload, **fields})

@@ -19,6 +19,13 @@ TEST_ENV = {
     "SWITCHBOARD_JOB_MODULES": "tests.integration.jobtypes",
     # The word-count tests fetch from a server of their own on loopback, which is otherwise refused.
     "FETCH_ALLOW_HOSTS": "127.0.0.1",
+    # Small time limits for the types test_limits runs past them (the others keep the defaults),
+    # and a short grace before the hard limit.
+    "JOB_TIME_LIMITS": "hang=2,word_count=4",
+    "JOB_TIME_LIMIT_GRACE": "2",
+    # The unit tests' small body limit is in this process's environment when both suites run
+    # together; the stack serves the real one.
+    "MAX_BODY_BYTES": str(1024 * 1024),
 }
 
 
@@ -38,14 +45,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="session")
 def api(stack: LocalStack) -> Api:
-    return Api(stack.config.base_url)
+    return Api(stack.config.base_url, stack.api_key())
 
 
 @pytest.fixture(scope="session")
 def auth_headers(stack: LocalStack) -> dict[str, str]:
-    """The admin key of the stack as a bearer token, once the stack has keys."""
-    key = getattr(stack, "admin_key", None)
-    return {"Authorization": f"Bearer {key}"} if key else {}
+    """The stack's admin key as a bearer token."""
+    return stack.auth()
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""A job type the integration tests register through SWITCHBOARD_JOB_MODULES, as a user would."""
+"""Job types the integration tests register through SWITCHBOARD_JOB_MODULES, as a user would."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from pydantic import BaseModel, JsonValue
+from celery.exceptions import SoftTimeLimitExceeded
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from services.core.jobs.context import JobContext
 from services.core.jobs.registry import job_type
@@ -18,3 +20,22 @@ class EchoPayload(BaseModel):
 def echo(payload: EchoPayload, ctx: JobContext) -> Any:
     """Returns its input, so a result can be compared with the payload byte for byte."""
     return payload.value
+
+
+class HangPayload(BaseModel):
+    # Strict, as the OpenAPI description says: a boolean, not 0 or "yes".
+    model_config = ConfigDict(extra="forbid", strict=True)
+    # Catch the soft time limit and carry on, as a careless handler might: then only the hard
+    # limit can stop it.
+    ignore_soft_limit: bool = False
+
+
+@job_type("hang", HangPayload)
+def hang(payload: HangPayload, ctx: JobContext) -> None:
+    """Never returns by itself: a handler stuck for good, for the time limit tests."""
+    while True:
+        try:
+            time.sleep(3600)
+        except SoftTimeLimitExceeded:
+            if not payload.ignore_soft_limit:
+                raise

@@ -77,7 +77,7 @@ def test_a_killed_process_is_restarted_and_the_rest_keep_serving(
     # Gunicorn's workers outlive a master killed with -9 until they notice, holding its port;
     # the new master can bind it only once they are gone.
     psutil.wait_procs(orphans, timeout=60)
-    web_1 = Api(f"http://127.0.0.1:{stack.config.web_ports[0]}")
+    web_1 = Api(f"http://127.0.0.1:{stack.config.web_ports[0]}", stack.api_key())
 
     def serving() -> bool:
         try:

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 AGENTS = 30
 TICKETS = 400
-EXTRA_WORKERS = 2  # the stack runs two: four worker processes in all
+TICKET_CONSUMERS = 4  # the stack's ticket workers, and extra ones started here up to four
 RATE = 40.0  # tickets per second
 SETTLE_TIMEOUT = 120.0
 
@@ -42,19 +42,23 @@ def extra_workers(stack: LocalStack, api: Api) -> Iterator[list[subprocess.Popen
     env = {**os.environ, **app_env(stack.config)}
     logs = stack.config.data_dir / "logs"
     procs = []
-    for i in range(EXTRA_WORKERS):
+    for i in range(TICKET_CONSUMERS - stack.config.ticket_workers):
         log = open(logs / f"hammer-worker-{i}.log", "wb")  # noqa: SIM115 - kept open while it runs
         procs.append(
             subprocess.Popen(
                 [stack.config.python, "-m", "services.worker"],
-                env={**env, "WORKER_NAME": f"hammer-{i}-{uuid.uuid4().hex[:4]}@%h"},
+                env={
+                    **env,
+                    "WORKER_NAME": f"hammer-{i}-{uuid.uuid4().hex[:4]}@%h",
+                    "WORKER_QUEUES": "tickets",
+                },
                 cwd=REPO,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         )
-    wait_for(lambda: _ticket_consumers(api) >= 2 + EXTRA_WORKERS, 90, "four ticket consumers")
+    wait_for(lambda: _ticket_consumers(api) >= TICKET_CONSUMERS, 90, "four ticket consumers")
     try:
         yield procs
     finally:

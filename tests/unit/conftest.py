@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from pymongo.errors import ServerSelectionTimeoutError
 
 from services.core import db
+from services.core.apikeys import KeyStore, Scope
 from services.core.jobs import registry
 from services.core.jobs.publisher import StubPublisher, default_publisher
 from services.core.jobs.store import JobStore
@@ -65,7 +66,25 @@ def app(mongo: mongomock.Database) -> Flask:
     return create_app()
 
 
+ClientFor = Callable[..., FlaskClient]
+
+
 @pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as c:
+def client_for(app: Flask, mongo: mongomock.Database) -> ClientFor:
+    """A test client that sends a new key with these scopes (none: no key at all)."""
+
+    def make(*scopes: Scope, agent_id: str | None = None) -> FlaskClient:
+        c = app.test_client()
+        if scopes:
+            _, token = KeyStore(mongo).create("test", frozenset(scopes), agent_id)
+            c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return c
+
+    return make
+
+
+@pytest.fixture
+def client(client_for: ClientFor) -> Iterator[FlaskClient]:
+    """A client with an admin key."""
+    with client_for(Scope.ADMIN) as c:
         yield c

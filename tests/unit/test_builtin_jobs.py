@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 from pydantic import ValidationError
@@ -8,7 +9,7 @@ from services.core.fetch import FetchFailed, FetchPolicy, FetchRefused
 from services.core.jobs import builtin
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.registry import get, names
-from tests.unit.test_fetch import LOCAL, Listener, answer, serve
+from tests.unit.test_fetch import LOCAL, Listener, answer, drip, serve
 
 
 def test_builtin_types_are_registered() -> None:
@@ -69,6 +70,18 @@ def test_the_fetch_policy_comes_from_the_settings(monkeypatch: pytest.MonkeyPatc
         payload = builtin.WordCountPayload.model_validate({"url": f"http://127.0.0.1:{port}/"})
         result = builtin.word_count(payload, JobContext("j", attempt=1))
     assert result["counts"] == {"two": 2, "one": 1}
+
+
+def test_a_url_is_fetched_within_the_time_the_job_has_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(builtin, "settings", lambda: Settings(fetch_allow_hosts=("127.0.0.1",)))
+    ctx = JobContext("j", attempt=1, deadline=time.monotonic() + 0.8)
+    slow = drip(b"HTTP/1.0 200 OK\r\nContent-Length: 90\r\n\r\n", 90)
+    # The fetch's own timeout (15 s) is not what stops it: the job's time is.
+    with serve(slow) as port, pytest.raises(FetchFailed, match="within its job's time limit"):
+        payload = builtin.WordCountPayload.model_validate({"url": f"http://127.0.0.1:{port}/"})
+        builtin.word_count(payload, ctx)
 
 
 def test_a_fetched_page_is_reduced_to_its_text() -> None:

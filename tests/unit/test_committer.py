@@ -55,7 +55,11 @@ class _Counted:
 
 
 @pytest.fixture
-def db_calls(mongo: mongomock.Database, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def db_calls(
+    mongo: mongomock.Database, monkeypatch: pytest.MonkeyPatch, client: FlaskClient
+) -> list[str]:
+    # The client's key is looked up on its first request, then remembered: not counted here.
+    assert client.get("/openapi.json").status_code == 200
     calls: list[str] = []
     counted = _Counted(mongo, calls)
     monkeypatch.setattr(db, "database", lambda: counted)

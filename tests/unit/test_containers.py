@@ -14,6 +14,7 @@ The tools are required, not optional: a missing one fails loudly rather than ski
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -29,8 +30,16 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = {"dev": REPO / "docker-compose.dev.yml", "prod": REPO / "docker-compose.prod.yml"}
 PY_SERVICES = ("web", "worker", "beat", "flower")
 BACKENDS = ("rabbitmq", "mongo")
-# The maintenance worker runs the worker's entry point on the `maintenance` queue alone.
-ALL_SERVICES = {"nginx", "maintenance", *PY_SERVICES, *BACKENDS}
+# One worker pool per queue, each its own service running the worker's entry point.
+WORKER_POOLS = {"worker": "jobs", "ticket-worker": "tickets", "maintenance": "maintenance"}
+ALL_SERVICES = {"nginx", *WORKER_POOLS, *PY_SERVICES, *BACKENDS}
+# Setup-only credentials: in .env for the backends, withheld (blank) from every Python process.
+WITHHELD = {
+    "MONGO_ROOT_USER",
+    "MONGO_ROOT_PASSWORD",
+    "RABBITMQ_ADMIN_USER",
+    "RABBITMQ_ADMIN_PASSWORD",
+}
 # Beat is the container's only process and nothing depends on it: its restart policy is its
 # health policy. Every other service answers a healthcheck.
 NO_HEALTHCHECK = {"beat"}
@@ -39,11 +48,16 @@ NGINX_ENTRYPOINT = REPO / "nginx" / "entrypoint.sh"
 DOCKERFILES = {"services": REPO / "services" / "Dockerfile", "nginx": REPO / "nginx" / "Dockerfile"}
 # Stand-ins for a filled-in .env: the production file's required variables.
 CREDENTIALS = {
-    "RABBITMQ_USER": "rabbituser",
-    "RABBITMQ_PASSWORD": "rabbitpass",
-    "MONGO_ROOT_USER": "mongouser",
-    "MONGO_ROOT_PASSWORD": "mongopass",
+    "RABBITMQ_ADMIN_USER": "rabbitadmin",
+    "RABBITMQ_ADMIN_PASSWORD": "rabbitadminpass",
+    "RABBITMQ_APP_USER": "rabbitapp",
+    "RABBITMQ_APP_PASSWORD": "rabbitapppass",
+    "MONGO_ROOT_USER": "mongoroot",
+    "MONGO_ROOT_PASSWORD": "mongorootpass",
+    "MONGO_APP_USER": "mongoapp",
+    "MONGO_APP_PASSWORD": "mongoapppass",
     "FLOWER_BASIC_AUTH": "flower:flowerpass",
+    "SWITCHBOARD_ADMIN_KEY": "admin-key-for-the-compose-checks",
 }
 # Installed by requirements-dev.txt into the dev image and CI; never into production.
 DEV_PACKAGES = {
@@ -188,7 +202,8 @@ def test_commands_name_the_real_entry_points(kind):
 @pytest.mark.parametrize("kind", ["dev", "prod"])
 def test_nothing_starts_before_what_it_needs(kind):
     svcs = services(kind)
-    needs = {name: {"mongo", "rabbitmq"} for name in PY_SERVICES} | {"nginx": {"web", "flower"}}
+    needs = {name: {"mongo", "rabbitmq"} for name in (*PY_SERVICES, *WORKER_POOLS)}
+    needs["nginx"] = {"web", "flower"}
     for name, wanted in needs.items():
         depends = svcs[name].get("depends_on") or {}
         assert set(depends) == wanted, name
@@ -206,8 +221,9 @@ def test_prod_replicas():
     svcs = services("prod")
     assert svcs["web"]["deploy"]["replicas"] == 2
     assert svcs["beat"]["deploy"]["replicas"] == 1
-    # The worker is scaled with `--scale worker=N`; a fixed replica count would fight it.
-    assert "replicas" not in (svcs["worker"].get("deploy") or {})
+    # Workers are scaled with `--scale worker=N`; a fixed replica count would fight it.
+    for pool in WORKER_POOLS:
+        assert "replicas" not in (svcs[pool].get("deploy") or {}), pool
 
 
 def test_exactly_one_beat_in_dev_too():
@@ -227,8 +243,33 @@ def test_dev_publishes_debug_ports_on_loopback_only():
         for svc in services("dev").values()
         for port in svc.get("ports", [])
     }
-    assert {"15672", "27017", "5555", "80"} <= set(published)
+    assert {"15672", "27017", "80"} <= set(published)
     assert all(port.startswith("127.0.0.1:") for port in published.values()), published
+
+
+@pytest.mark.parametrize("kind", ["dev", "prod"])
+def test_flower_is_reached_through_nginx_only_and_always_asks_for_a_login(kind):
+    svcs = services(kind)
+    flower = svcs["flower"]
+    assert "ports" not in flower, "never published: Nginx is the way in"
+    assert env_of(flower)["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:")
+    nginx = env_of(svcs["nginx"])
+    assert nginx["FLOWER_BASIC_AUTH"] == env_of(flower)["FLOWER_BASIC_AUTH"]
+    for name, svc in svcs.items():
+        assert "FLOWER_UNAUTHENTICATED_API" not in env_of(svc), name
+    assert "UNAUTHENTICATED_API" not in COMPOSE[kind].read_text() + dotenv_text()
+
+
+def test_prod_opens_flower_with_an_admin_key():
+    assert env_of(services("prod")["nginx"])["NGINX_FLOWER_AUTH"] == "api-key"
+    assert env_of(services("dev")["nginx"])["NGINX_FLOWER_AUTH"] == "${NGINX_FLOWER_AUTH:-api-key}"
+    flower_main = (REPO / "services" / "flower" / "__main__.py").read_text()
+    # Credentials reach Flower by its environment, never by its command line.
+    assert "--basic_auth" not in flower_main and "--broker_api" not in flower_main
+
+
+def dotenv_text() -> str:
+    return (REPO / ".env.example").read_text()
 
 
 def test_dev_mounts_the_source_and_reloads():
@@ -237,7 +278,8 @@ def test_dev_mounts_the_source_and_reloads():
         assert ".:/app" in svcs[name]["volumes"], name
         assert svcs[name]["build"]["target"] == "dev", name
     assert env_of(svcs["web"])["WEB_RELOAD"] == "1"
-    assert svcs["worker"]["command"][0] == "watchmedo"
+    for pool in ("worker", "ticket-worker"):
+        assert svcs[pool]["command"][0] == "watchmedo", pool
 
 
 def test_prod_uses_the_production_image_and_the_env_file():
@@ -277,11 +319,104 @@ def test_prod_has_no_default_passwords():
     secret = re.compile(r"PASS|PASSWORD|SECRET|BASIC_AUTH|_USER$|_USERNAME$")
     for name, svc in services("prod").items():
         for key, value in env_of(svc).items():
-            if secret.search(key):
+            if secret.search(key) and not (key in WITHHELD and value == ""):
                 assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", value), f"{name}.{key}"
     example = dotenv(REPO / ".env.example")
-    for key in ("RABBITMQ_PASSWORD", "MONGO_ROOT_PASSWORD", "FLOWER_BASIC_AUTH"):
+    for key in [k for k in CREDENTIALS if k.endswith(("_PASSWORD", "_AUTH"))]:
         assert example[key] == "", f".env.example must not ship a value for {key}"
+
+
+def test_prod_apps_connect_as_least_privilege_users(tmp_path):
+    result = compose_config("prod", CREDENTIALS, tmp_path)
+    assert result.returncode == 0, result.stderr
+    svcs = json.loads(result.stdout)["services"]
+    root_secrets = {CREDENTIALS["MONGO_ROOT_PASSWORD"], CREDENTIALS["RABBITMQ_ADMIN_PASSWORD"]}
+    for name in (*PY_SERVICES, *WORKER_POOLS):
+        env = svcs[name]["environment"]
+        assert env["MONGO_URL"].startswith("mongodb://mongoapp:mongoapppass@mongo:27017/")
+        assert env["MONGO_URL"].endswith("?authSource=switchboard")
+        assert env["BROKER_URL"] == "amqp://rabbitapp:rabbitapppass@rabbitmq:5672/switchboard"
+        assert env["RABBITMQ_MANAGEMENT_URL"].startswith("http://rabbitapp:rabbitapppass@")
+        # env_file hands over all of .env; the root/admin credentials are blanked over it.
+        assert {key: env[key] for key in WITHHELD} == dict.fromkeys(WITHHELD, ""), name
+        assert not root_secrets & set(env.values()), name
+        # Only the web replicas, which store it at start, are given the admin API key.
+        admin_key = CREDENTIALS["SWITCHBOARD_ADMIN_KEY"] if name == "web" else ""
+        assert env["SWITCHBOARD_ADMIN_KEY"] == admin_key, name
+    mongo = svcs["mongo"]
+    assert mongo["environment"]["MONGO_APP_USER"] == "mongoapp"
+    init = next(
+        v for v in mongo["volumes"] if v["target"].startswith("/docker-entrypoint-initdb.d/")
+    )
+    script = Path(init["source"]).relative_to(tmp_path)
+    assert init["read_only"] and (REPO / script).is_file()
+    assert re.search(r'role: "readWrite", db: dbName', (REPO / script).read_text())
+    rabbit = svcs["rabbitmq"]
+    assert rabbit["entrypoint"][0] == "sh" and rabbit["command"] == ["rabbitmq-server"]
+    assert not any(k.startswith("RABBITMQ_DEFAULT_") for k in rabbit["environment"])
+
+
+def run_rabbitmq_entrypoint(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """services/rabbitmq/entrypoint.sh with its paths in tmp_path and the image's own entry
+    point replaced by a stub that shows what it was handed."""
+    stub = tmp_path / "bin" / "docker-entrypoint.sh"
+    stub.parent.mkdir()
+    stub.write_text('#!/bin/sh\necho "args: $*"; env | grep -c PASSWORD || true\n')
+    stub.chmod(0o755)
+    (tmp_path / "conf.d").mkdir()
+    return subprocess.run(
+        ["sh", str(REPO / "services" / "rabbitmq" / "entrypoint.sh"), "rabbitmq-server"],
+        env={
+            "PATH": f"{stub.parent}:/usr/bin:/bin",
+            "SWITCHBOARD_RABBITMQ_DIR": str(tmp_path / "defs"),
+            "RABBITMQ_CONF_D": str(tmp_path / "conf.d"),
+            **env,
+        },
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+RABBITMQ_USERS = {
+    "RABBITMQ_ADMIN_USER": "admin",
+    "RABBITMQ_ADMIN_PASSWORD": "adminpass",
+    "RABBITMQ_APP_USER": "app",
+    "RABBITMQ_APP_PASSWORD": "apppass",
+}
+
+
+def test_rabbitmq_definitions_give_the_app_its_vhost_only(tmp_path):
+    done = run_rabbitmq_entrypoint(tmp_path, **RABBITMQ_USERS)
+    assert done.returncode == 0, done.stderr
+    # The image's entry point runs next, with the passwords no longer in its environment.
+    assert done.stdout.split() == ["args:", "rabbitmq-server", "0"]
+    path = tmp_path / "defs" / "definitions.json"
+    assert os.stat(path).st_mode & 0o077 == 0, "owner-only: it holds the passwords"
+    definitions = json.loads(path.read_text())
+    users = {u["name"]: u for u in definitions["users"]}
+    assert set(users) == {"admin", "app"}, "no guest"
+    assert users["app"]["tags"] == "management" and users["admin"]["tags"] == "administrator"
+    assert users["app"]["password"] == "apppass"
+    assert definitions["vhosts"] == [{"name": "switchboard"}]
+    assert [(p["user"], p["vhost"]) for p in definitions["permissions"]] == [("app", "switchboard")]
+    loaded = (tmp_path / "conf.d" / "90-switchboard.conf").read_text()
+    assert loaded == f"load_definitions = {path}\n"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"RABBITMQ_APP_PASSWORD": 'x", "tags": "administrator'},
+        {"RABBITMQ_APP_USER": "admin"},
+        {"RABBITMQ_ADMIN_PASSWORD": ""},
+    ],
+)
+def test_rabbitmq_entrypoint_refuses_unsafe_credentials(tmp_path, override):
+    done = run_rabbitmq_entrypoint(tmp_path, **{**RABBITMQ_USERS, **override})
+    assert done.returncode != 0
+    assert not (tmp_path / "defs" / "definitions.json").exists()
 
 
 # --- Compose: agreement with the app settings and the nginx template ------------------------------
@@ -289,8 +424,8 @@ def test_prod_has_no_default_passwords():
 
 @pytest.mark.parametrize("kind", ["dev", "prod"])
 def test_environment_names_are_settings_the_app_reads(kind):
-    known = settings_names()
-    for name in PY_SERVICES:
+    known = settings_names() | WITHHELD
+    for name in (*PY_SERVICES, *WORKER_POOLS):
         unknown = set(env_of(services(kind)[name])) - known
         assert not unknown, f"{name} sets variables the app never reads: {unknown}"
 
@@ -305,10 +440,12 @@ def test_env_example_names_are_all_used():
 
 
 def entrypoint_defaults() -> set[str]:
-    """Variables nginx/entrypoint.sh gives a default (`: "${VAR:=...}"`)."""
-    return set(
-        re.findall(r'^: "\$\{([A-Z][A-Z0-9_]*):=', NGINX_ENTRYPOINT.read_text(), re.MULTILINE)
-    )
+    """Variables nginx/entrypoint.sh reads (`: "${VAR:=default}"`, `: "${VAR:?error}"`) or
+    derives itself (`VAR=...`)."""
+    text = NGINX_ENTRYPOINT.read_text()
+    read = re.findall(r'^\s*: "\$\{([A-Z][A-Z0-9_]*):[=?]', text, re.MULTILINE)
+    derived = re.findall(r"^\s*([A-Z][A-Z0-9_]*)=", text, re.MULTILINE)
+    return {*read, *derived}
 
 
 @pytest.mark.parametrize("kind", ["dev", "prod"])
@@ -342,17 +479,20 @@ def test_ports_agree_between_nginx_and_the_apps(kind):
 
 
 @pytest.mark.parametrize("kind", ["dev", "prod"])
-def test_maintenance_has_a_worker_of_its_own(kind):
+def test_each_queue_has_a_worker_pool_of_its_own(kind):
+    from services.core import queues
+
     svcs = services(kind)
-    maintenance = svcs["maintenance"]
-    assert maintenance["command"] == ["python", "-m", "services.worker"]
-    assert env_of(maintenance)["WORKER_QUEUES"] == "maintenance"
-    # Job and ticket workers never consume it: they keep the default, jobs and tickets.
-    assert "WORKER_QUEUES" not in env_of(svcs["worker"])
+    for pool, queue in WORKER_POOLS.items():
+        command = svcs[pool]["command"]
+        entry = command[command.index("--") + 1 :] if "--" in command else command
+        assert entry == ["python", "-m", "services.worker"], pool
+        assert env_of(svcs[pool])["WORKER_QUEUES"] == queue, pool
+    assert set(WORKER_POOLS.values()) == {q.name for q in queues.work_queues}
 
 
 @pytest.mark.parametrize("kind", ["dev", "prod"])
-@pytest.mark.parametrize("service", ["worker", "maintenance"])
+@pytest.mark.parametrize("service", sorted(WORKER_POOLS))
 def test_worker_healthcheck_pings_the_workers_own_node_name(kind, service):
     worker = services(kind)[service]
     name = env_of(worker)["WORKER_NAME"]
@@ -375,7 +515,8 @@ def test_template_serves_flower_under_its_prefix():
 
 @pytest.mark.parametrize("kind", ["dev", "prod"])
 def test_nginx_accepts_the_container_config(kind, tmp_path):
-    """nginx/entrypoint.sh's own `test` mode, with the environment Compose gives the container.
+    """nginx/entrypoint.sh's own `test` mode, with the environment Compose gives the container
+    (interpolated by Compose from a filled-in .env).
 
     Service names (web, flower) exist only on the Compose network and nginx -t resolves
     upstream hosts, so they are mapped to 127.0.0.1; ports and everything else are kept.
@@ -385,11 +526,11 @@ def test_nginx_accepts_the_container_config(kind, tmp_path):
     assert shutil.which("envsubst", path=path), (
         "envsubst is required (apt-get install gettext-base)"
     )
-    env = {
-        k: re.sub(r"\b(web|flower):", "127.0.0.1:", v)
-        for k, v in env_of(services(kind)["nginx"]).items()
-    }
-    env["MAX_BODY_BYTES"] = "1048576"  # the value Compose interpolates by default
+    config = compose_config(kind, CREDENTIALS if kind == "prod" else {}, tmp_path)
+    assert config.returncode == 0, config.stderr
+    env = dict(json.loads(config.stdout)["services"]["nginx"]["environment"])
+    for key in ("WEB_UPSTREAM_SERVERS", "FLOWER_UPSTREAM"):
+        env[key] = re.sub(r"\b(web|flower):", "127.0.0.1:", env[key])
     if os.geteuid() != 0:
         # nginx -t binds the listen port; only root may bind 80 (CI runs as root).
         env["HTTP_PORT"] = "8080"
@@ -406,6 +547,73 @@ def test_nginx_accepts_the_container_config(kind, tmp_path):
     rendered = (tmp_path / "run" / "nginx.conf").read_text()
     assert "${" not in rendered, "a template variable was left unrendered"
     assert f"listen {env['HTTP_PORT']};" in rendered and "server 127.0.0.1:8000;" in rendered
+    # /flower/ opens with an admin key, then Flower gets its internal credentials from Nginx.
+    assert "auth_request /_flower_login;" in rendered
+    login = CREDENTIALS["FLOWER_BASIC_AUTH"] if kind == "prod" else "flower:dev-only-not-secret"
+    basic = base64.b64encode(login.encode()).decode()
+    assert f'proxy_set_header Authorization "Basic {basic}";' in rendered
+    assert f"rate={env['NGINX_RATE_LIMIT']};" in rendered
+
+
+def nginx_template_directives() -> list[str]:
+    """The template's directives, one per entry, comments dropped and whitespace collapsed."""
+    text = re.sub(r"#[^\n]*", "", NGINX_TEMPLATE.read_text())
+    # ${VAR} hidden while splitting on braces, then restored.
+    text = re.sub(r"\$\{(\w+)\}", r"<<\1>>", text)
+    split = [" ".join(d.split()) for d in re.split(r"[;{}]", text) if d.strip()]
+    return [re.sub(r"<<(\w+)>>", r"${\1}", d) for d in split]
+
+
+def test_nginx_hardening_is_in_the_template():
+    directives = nginx_template_directives()
+    assert "server_tokens off" in directives
+    assert any(
+        d.startswith("limit_req_zone $binary_remote_addr ") and "rate=${NGINX_RATE_LIMIT}" in d
+        for d in directives
+    )
+    assert any(d.startswith("limit_conn_zone $binary_remote_addr ") for d in directives)
+    assert "limit_req zone=per_client_rate burst=${NGINX_RATE_BURST} nodelay" in directives
+    assert "limit_conn per_client_conns ${NGINX_CONN_LIMIT}" in directives
+    assert {"limit_req_status 429", "limit_conn_status 429"} <= set(directives)
+    for timeout in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        seconds = next(int(d.split()[1].rstrip("s")) for d in directives if d.startswith(timeout))
+        assert seconds <= 10, timeout
+    # The application's own error answers pass untouched.
+    assert not any(d.startswith("proxy_intercept_errors on") for d in directives)
+
+
+def test_nginx_answers_its_own_errors_in_json():
+    directives = nginx_template_directives()
+    pages = [d.split()[1:] for d in directives if d.startswith("error_page ")]
+    covered = {int(code) for page in pages for code in page if code.isdigit()}
+    wanted = {400, 401, 403, 404, 405, 408, 413, 414, 429, 494, 500, 502, 503, 504}
+    assert wanted <= covered, wanted - covered
+    targets = {page[-1] for page in pages}
+    text = NGINX_TEMPLATE.read_text()
+    for target in targets:
+        body = re.search(r"location = " + re.escape(target) + r" \{(.*?)\n        \}", text, re.S)
+        assert body, target
+        assert "internal;" in body.group(1) and "default_type application/json;" in body.group(1)
+        assert re.search(r"return \d{3} '\{\"error\": ", body.group(1)), target
+
+
+def test_nginx_sends_security_headers_on_every_answer():
+    directives = nginx_template_directives()
+    headers = {d.split()[1]: d for d in directives if d.startswith("add_header ")}
+    assert headers["X-Content-Type-Options"] == "add_header X-Content-Type-Options nosniff always"
+    assert headers["X-Frame-Options"] == "add_header X-Frame-Options DENY always"
+    assert headers["Referrer-Policy"] == "add_header Referrer-Policy no-referrer always"
+    assert headers["Content-Security-Policy"].endswith("$content_security_policy always")
+    # add_header in a location would silently drop the server's: there is none.
+    text = NGINX_TEMPLATE.read_text()
+    server = text[text.index("    server {") :]
+    first_location = server.index("location ")
+    assert "add_header" not in server[first_location:]
+    policies = re.search(r"map \$uri \$content_security_policy \{(.*?)\}", text, re.S)
+    assert policies
+    default = re.search(r'default "([^"]+)"', policies.group(1))
+    assert default and "default-src 'none'" in default.group(1)
+    assert "frame-ancestors 'none'" in default.group(1)
 
 
 # --- Dockerfiles ---------------------------------------------------------------------------------

@@ -321,6 +321,26 @@ def test_a_slow_drip_is_cut_at_the_total_deadline(before: bytes, drops: int) -> 
         fetch(f"http://127.0.0.1:{port}/", quick)
 
 
+def test_a_slow_drip_is_cut_when_the_job_s_time_runs_out() -> None:
+    # The job has less time left than the fetch's own total timeout: its time decides.
+    with (
+        serve(drip(b"HTTP/1.0 200 OK\r\nContent-Length: 30\r\n\r\n", 30)) as port,
+        pytest.raises(FetchFailed, match=r"^the fetch did not finish within its job's time limit$"),
+    ):
+        fetch(f"http://127.0.0.1:{port}/", LOCAL, time_left=0.3)
+
+
+def test_a_job_with_more_time_than_the_fetch_keeps_the_fetch_s_timeout() -> None:
+    quick = FetchPolicy(
+        allow_hosts=frozenset({"127.0.0.1"}), connect_timeout=1.0, total_timeout=0.3
+    )
+    with (
+        serve(drip(b"HTTP/1.0 200 OK\r\nContent-Length: 30\r\n\r\n", 30)) as port,
+        pytest.raises(FetchFailed, match=r"longer than 0\.3 s"),
+    ):
+        fetch(f"http://127.0.0.1:{port}/", quick, time_left=100)
+
+
 def unsized(size: int) -> Route:
     """A body with no Content-Length, delimited by closing the connection."""
 

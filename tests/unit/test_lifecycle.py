@@ -1,6 +1,7 @@
 from typing import Any
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel
 
 from services.core.config import Settings
@@ -25,6 +26,15 @@ def probe(payload: Anything, ctx: JobContext) -> Any:
         raise PermanentError("no use trying again")
     if payload.mode == "not-json":
         return object()
+    if payload.mode == "past-the-limit":
+        # What Celery's soft time limit raises in the handler.
+        raise SoftTimeLimitExceeded()
+    if payload.mode == "big":
+        return {"text": "x" * 200}
+    if payload.mode == "nan":
+        return {"n": float("nan")}
+    if payload.mode == "deadline":
+        return {"time_left": ctx.time_left()}
     if payload.mode == "cancel-me":
         ctx.cancel_requested.set()
         ctx.raise_if_cancelled()
@@ -68,7 +78,7 @@ def test_exhausted_attempts_fail(store: JobStore) -> None:
     assert doc["status"] == "failed" and doc["attempts"] == 2 and len(doc["errors"]) == 2
 
 
-@pytest.mark.parametrize("mode", ["permanent", "not-json"])
+@pytest.mark.parametrize("mode", ["permanent", "not-json", "nan"])
 def test_permanent_errors_fail_at_once(store: JobStore, mode: str) -> None:
     job_id = _job(store, mode)
     assert _run(store, job_id) is Outcome.FAILED
@@ -106,3 +116,45 @@ def test_late_outcome_of_a_superseded_run_is_dropped(store: JobStore, monkeypatc
     monkeypatch.setattr(store, "finish", taken_over_first)
     assert _run(store, job_id) is Outcome.SUPERSEDED
     assert store.get(job_id)["status"] == "running"
+
+
+def test_an_attempt_past_its_soft_limit_is_a_failed_attempt(store: JobStore) -> None:
+    job_id = _job(store, "past-the-limit", max_attempts=2)
+    assert _run(store, job_id) is Outcome.RETRYING
+    doc = store.get(job_id)
+    assert doc["status"] == "retrying"
+    assert doc["error"] == "time limit exceeded: the attempt ran past its 300 s limit"
+    assert _run(store, job_id) is Outcome.FAILED
+    assert store.get(job_id)["status"] == "failed"
+
+
+def test_the_handler_knows_its_time_left(store: JobStore) -> None:
+    job_id = _job(store, "deadline")
+    _run(store, job_id)
+    # JOB_TIME_LIMIT's default, less what the claim took.
+    assert 299 < to_api(store.get(job_id))["result"]["time_left"] <= 300  # type: ignore[arg-type]
+
+
+def test_a_result_over_the_limit_fails_the_job_for_good(store: JobStore) -> None:
+    job_id = _job(store, "big")
+    small = Settings(heartbeat_interval=0.01, result_max_bytes=100)
+    assert lifecycle.run(job_id, store, small, "unit:1", False) is Outcome.FAILED
+    doc = store.get(job_id)
+    assert doc["status"] == "failed" and doc["result"] is None and doc["attempts"] == 1
+    assert doc["error"] == (
+        "PermanentError: the result is 211 bytes as JSON, more than the limit of 100"
+    )
+
+
+def test_an_attempt_killed_at_the_hard_limit_is_recorded_by_the_worker(store: JobStore) -> None:
+    job_id = _job(store, max_attempts=2)
+    store.claim(job_id, "run-1", "host:41", take_over=False)
+    # Another process's attempt, or none, is not touched.
+    assert lifecycle.abandon(job_id, store, SETTINGS, "host:42") is Outcome.SKIPPED
+    assert lifecycle.abandon(job_id, store, SETTINGS, "host:41") is Outcome.RETRYING
+    doc = store.get(job_id)
+    assert doc["status"] == "retrying"
+    assert doc["error"] == "time limit exceeded: the attempt was stopped at its hard limit of 310 s"
+    store.claim(job_id, "run-2", "host:43", take_over=False)
+    assert lifecycle.abandon(job_id, store, SETTINGS, "host:43") is Outcome.FAILED
+    assert store.get(job_id)["status"] == "failed"

@@ -11,6 +11,7 @@ from kombu.transport import pyamqp
 from services.core import queues
 from services.core.celery_app import app
 from services.core.jobs import publisher
+from services.core.jobs.limits import TimeLimits
 from services.core.jobs.publisher import (
     RUN_JOB,
     AmqpPublisher,
@@ -64,7 +65,7 @@ class _FakeChannel:
         self.confirms.begin()
         self.published = list(messages)
         confirmed, failure = next(_FakeChannel.plan)
-        self.confirms.confirmed = [job_id for job_id, _ in messages[:confirmed]]
+        self.confirms.confirmed = [job_id for job_id, _, _ in messages[:confirmed]]
         if failure is not None:
             raise failure
 
@@ -83,7 +84,8 @@ def _plan(*steps: tuple[int, Exception | None]) -> None:
     _FakeChannel.plan = iter(steps)
 
 
-MESSAGES = [("j1", 5), ("j2", 5), ("j3", 9)]
+LIMITS = TimeLimits(soft=30.0, hard=40.0)
+MESSAGES = [("j1", 5, LIMITS), ("j2", 5, LIMITS), ("j3", 9, LIMITS)]
 
 
 def test_a_connection_that_died_since_the_last_call_is_replaced_once(
@@ -130,19 +132,23 @@ def test_the_stub_keeps_messages_or_refuses_after_some() -> None:
     stub.publish(MESSAGES)
     stub.refuse_after = 1
     with pytest.raises(BrokerUnavailable) as refused:
-        stub.publish([("j4", 1), ("j5", 1)])
+        stub.publish([("j4", 1, LIMITS), ("j5", 1, LIMITS)])
     assert refused.value.confirmed == {"j4"}
-    assert stub.messages == [*MESSAGES, ("j4", 1)] and len(stub.calls) == 2
+    assert stub.messages == [*MESSAGES, ("j4", 1, LIMITS)] and len(stub.calls) == 2
 
 
-def _through_celery(task_id: str, job_id: str, priority: int) -> tuple[Any, dict[str, Any]]:
+def _through_celery(
+    task_id: str, job_id: str, priority: int, limits: TimeLimits
+) -> tuple[Any, dict[str, Any]]:
     """The message and routing Celery itself sends for a job (its path before this module's)."""
     channel = mock.MagicMock()
     channel.prepare_message = lambda *a, **k: pyamqp.Channel.prepare_message(channel, *a, **k)
     sent: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     channel.basic_publish = lambda *a, **k: sent.append((a, k))
     with mock.patch.object(Producer, "maybe_declare"):
-        message = app.amqp.create_task_message(task_id, RUN_JOB, [job_id], {})
+        message = app.amqp.create_task_message(
+            task_id, RUN_JOB, [job_id], {}, time_limit=limits.hard, soft_time_limit=limits.soft
+        )
         app.amqp.send_task_message(
             Producer(channel, auto_declare=False),
             RUN_JOB,
@@ -159,10 +165,10 @@ def _through_celery(task_id: str, job_id: str, priority: int) -> tuple[Any, dict
 def test_a_stamped_message_is_the_one_celery_sends(
     monkeypatch: pytest.MonkeyPatch, priority: int
 ) -> None:
-    expected, routing = _through_celery("task-1", "6650f1c2a8e4b7d9c0a1b2c3", priority)
+    expected, routing = _through_celery("task-1", "6650f1c2a8e4b7d9c0a1b2c3", priority, LIMITS)
     monkeypatch.setattr(publisher, "uuid", lambda: "task-1")
     messages = RunJobMessages(app)
-    made = messages.make("6650f1c2a8e4b7d9c0a1b2c3", priority)
+    made = messages.make("6650f1c2a8e4b7d9c0a1b2c3", priority, LIMITS)
     assert made.body == expected.body
     assert made.properties == expected.properties
     assert (messages.exchange, messages.routing_key) == (
@@ -173,7 +179,7 @@ def test_a_stamped_message_is_the_one_celery_sends(
 
 def test_each_stamped_message_has_a_task_id_of_its_own() -> None:
     messages = RunJobMessages(app)
-    first, second = messages.make("a", 5), messages.make("b", 5)
+    first, second = messages.make("a", 5, LIMITS), messages.make("b", 5, LIMITS)
     ids = {m.properties["application_headers"]["id"] for m in (first, second)}
     assert len(ids) == 2
     assert {m.properties["correlation_id"] for m in (first, second)} == ids

@@ -3,11 +3,11 @@
 import mongomock
 import pytest
 
+from services.core.apikeys import Scope
 from services.core.jobs.publisher import BrokerUnavailable
 from services.core.tickets import dispatch
 from services.core.tickets.store import TicketStore
 from services.web import tickets_api
-from services.web.app import create_app
 
 
 @pytest.fixture
@@ -25,8 +25,8 @@ def store(monkeypatch):
 
 
 @pytest.fixture
-def client(store, published):
-    return create_app().test_client()
+def client(store, published, client_for):
+    return client_for(Scope.ADMIN)
 
 
 AGENT = {
@@ -68,6 +68,10 @@ def test_agents_are_created_listed_read_and_changed(client, published):
         ({**AGENT, "status": "asleep"}, "status"),
         ({**AGENT, "skills": "en"}, "skills"),
         ({**AGENT, "channels": {"voice": {"capacity": -1}}}, "channels.voice.capacity"),
+        # Strict integers: bool is an int in Python, and 1.0 or "1" is no capacity either.
+        ({**AGENT, "channels": {"voice": {"capacity": True}}}, "channels.voice.capacity"),
+        ({**AGENT, "channels": {"text": {"capacity": 1.5}}}, "channels.text.capacity"),
+        ({**AGENT, "channels": {"text": {"capacity": "1"}}}, "channels.text.capacity"),
         ({**AGENT, "channels": {"fax": {"capacity": 1}}}, "channels.fax"),
         ({**AGENT, "shoe_size": 9}, "shoe_size"),
         ({"skills": []}, "name"),
@@ -109,6 +113,8 @@ def test_a_ticket_is_accepted_waiting_and_published(client, published):
         ({}, "channel"),
         ({"channel": "text", "priority": 10}, "priority"),
         ({"channel": "text", "priority": "high"}, "priority"),
+        ({"channel": "text", "priority": True}, "priority"),
+        ({"channel": "text", "priority": 5.5}, "priority"),
         ({"channel": "text", "skills": [""]}, "skills.0"),
     ],
 )
@@ -194,3 +200,18 @@ def test_completing_with_tickets_waiting_asks_the_agent_to_pull(client, store, p
     assert assignment.assign(store, second["id"], Strategy.LONGEST_IDLE).value == "waiting"
     assert client.post(f"/tickets/{first['id']}/complete").status_code == 200
     assert published[-1] == (dispatch.AGENT_PULL, agent["id"])
+
+
+def test_a_page_stops_before_its_byte_budget(client, store):
+    big = "x" * 3000
+    ids = [
+        client.post("/tickets", json={"channel": "text", "data": big}).json["id"] for _ in range(5)
+    ]
+    for status in ("", "waiting"):  # through the history walk, and through the status index
+        seen, cursor, pages = [], "", 0
+        while cursor is not None:
+            items, cursor = store.list_tickets(status or None, None, None, 50, cursor or None, 7000)
+            assert items, "a page is never empty"
+            seen += [t["_id"] for t in items]
+            pages += 1
+        assert seen == ids[::-1] and pages == 3

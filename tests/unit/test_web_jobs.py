@@ -2,19 +2,28 @@
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from flask.testing import FlaskClient
 
+from services.core.config import settings
+from services.core.jobs import store as store_module
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore
 from services.worker.tasks import run_job
+
+JSON = "application/json"
 
 
 def _submit(client: FlaskClient, **body: object) -> dict:
     reply = client.post("/jobs", json={"type": "noop", "payload": {}, **body})
     assert reply.status_code == 202, reply.get_json()
     return reply.get_json()
+
+
+def _event(data: object) -> dict:
+    return {"user_id": 1, "event_type_id": 2, "event_data": data}
 
 
 def test_submit_is_accepted_queued_and_located(client: FlaskClient) -> None:
@@ -188,8 +197,11 @@ def test_compat_word_count_shapes(client: FlaskClient) -> None:
     assert client.get("/word-count?job_id=nope").status_code == 404
     for method in ("POST", "GET"):
         not_json = client.open("/word-count", method=method, data=b"{", content_type="text/plain")
-        assert not_json.status_code == 400
+        assert not_json.status_code == 415
         assert set(not_json.get_json()) == {"success", "message"}
+        broken = client.open("/word-count", method=method, data=b"{", content_type=JSON)
+        assert broken.status_code == 400
+        assert set(broken.get_json()) == {"success", "message"}
 
 
 def test_compat_event(client: FlaskClient, store: JobStore) -> None:
@@ -222,3 +234,23 @@ def test_openapi_lists_the_job_endpoints(client: FlaskClient) -> None:
     } <= set(spec["paths"])
     assert "JobRequest" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+def test_a_page_stops_before_its_byte_budget_and_says_next(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [_submit(client, type="event", payload=_event("x" * 3000))["id"] for _ in range(5)]
+    small = replace(settings(), page_max_bytes=7000)
+    monkeypatch.setattr(store_module, "settings", lambda: small)
+    # Through the history walk (no status) and through the status index (queued).
+    for query in ("limit=50", "limit=50&status=queued"):
+        seen: list[str] = []
+        pages = 0
+        url: str | None = f"/jobs?{query}"
+        while url is not None:
+            page = client.get(url).get_json()
+            assert page["items"], "a page is never empty"
+            seen += [job["id"] for job in page["items"]]
+            pages += 1
+            url = f"/jobs?{query}&cursor={page['next']}" if page["next"] else None
+        assert seen == ids[::-1] and pages == 3

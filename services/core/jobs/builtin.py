@@ -9,19 +9,33 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
 
 from services.core.config import settings
 from services.core.fetch import FetchPolicy, FetchRefused, fetch
+from services.core.jobs import limits
 from services.core.jobs.context import JobContext, PermanentError
 from services.core.jobs.registry import job_type
+from services.core.jsonfield import Integer
 
 # Letters and digits, with inner apostrophes (straight or typographic) kept: "don't" is one word.
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+# A fetch inside a job ends this long before the attempt's soft time limit, so it fails with an
+# error of its own rather than being interrupted by the limit.
+FETCH_MARGIN = 0.5
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict types: `true` is no integer, "5" no number.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # word_count -------------------------------------------------------------------------------------
@@ -64,10 +78,10 @@ class _TextOfHtml(HTMLParser):
             self.parts.append(data)
 
 
-def fetch_text(url: str, policy: FetchPolicy | None = None) -> str:
+def fetch_text(url: str, policy: FetchPolicy | None = None, time_left: float | None = None) -> str:
     """The text of a page: HTML reduced to its visible words, anything else decoded as is."""
     try:
-        page = fetch(url, policy or FetchPolicy.from_settings(settings()))
+        page = fetch(url, policy or FetchPolicy.from_settings(settings()), time_left=time_left)
     except FetchRefused as exc:
         # The URL came from the client: asking again would be refused again.
         raise PermanentError(str(exc)) from None
@@ -86,9 +100,13 @@ def _known_charset(charset: str | None) -> str:
         return "utf-8"
 
 
-@job_type("word_count", WordCountPayload)
+@job_type("word_count", WordCountPayload, time_limit=60)
 def word_count(payload: WordCountPayload, ctx: JobContext) -> dict[str, Any]:
-    text = payload.text if payload.text is not None else fetch_text(str(payload.url))
+    if payload.text is not None:
+        text = payload.text
+    else:
+        left = ctx.time_left()
+        text = fetch_text(str(payload.url), time_left=None if left is None else left - FETCH_MARGIN)
     ctx.raise_if_cancelled()
     return count_words(text)
 
@@ -97,8 +115,8 @@ def word_count(payload: WordCountPayload, ctx: JobContext) -> dict[str, Any]:
 
 
 class EventPayload(_Strict):
-    user_id: int
-    event_type_id: int
+    user_id: Integer
+    event_type_id: Integer
     event_data: JsonValue = None
 
 
@@ -128,9 +146,29 @@ def event(payload: EventPayload, ctx: JobContext) -> Any:
 # sleep and noop ---------------------------------------------------------------------------------
 
 
+def _sleep_limit() -> float:
+    return limits.for_type("sleep", settings()).soft
+
+
+def _sleep_limit_in_schema(schema: dict[str, Any]) -> None:
+    # The limit is this deployment's (JOB_TIME_LIMITS), so the description says it as it is.
+    schema["properties"]["seconds"]["exclusiveMaximum"] = _sleep_limit()
+
+
 class SleepPayload(_Strict):
-    seconds: float = Field(ge=0, le=3600)
-    fail_times: int = Field(default=0, ge=0)
+    model_config = ConfigDict(json_schema_extra=_sleep_limit_in_schema)
+
+    seconds: float = Field(ge=0)
+    fail_times: Integer = Field(default=0, ge=0)
+
+    @field_validator("seconds")
+    @classmethod
+    def _within_the_time_limit(cls, seconds: float) -> float:
+        # Accepted, a longer sleep could only end at its time limit, holding a worker till then.
+        limit = _sleep_limit()
+        if seconds >= limit:
+            raise ValueError(f"must be less than the sleep time limit of {limit:g} s")
+        return seconds
 
 
 @job_type("sleep", SleepPayload)

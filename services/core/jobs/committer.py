@@ -9,7 +9,6 @@ outcome. There is no wait for a group to fill: while one group commits, the next
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from services.core.jobs.dispatch import dispatch_new
 from services.core.jobs.publisher import Publisher, default_publisher
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore, default_store
+from services.core.process import per_process
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +128,6 @@ class Committer:
         return group
 
 
-_lock = threading.Lock()
-_committer: tuple[int, Committer] | None = None
-
-
-def default_committer() -> Committer:
-    """This process's committer; a forked child makes its own, as threads do not survive a fork."""
-    global _committer
-    with _lock:
-        if _committer is None or _committer[0] != os.getpid():
-            made = Committer(default_store, default_publisher(), settings().submit_group_max)
-            _committer = (os.getpid(), made)
-        return _committer[1]
+default_committer = per_process(
+    lambda: Committer(default_store, default_publisher(), settings().submit_group_max)
+)

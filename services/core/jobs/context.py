@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ class JobContext:
     attempt: int
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     report_progress: Callable[[float], None] = lambda _value: None
+    # time.monotonic() at which the attempt's soft time limit ends it; None for no limit.
+    deadline: float | None = None
 
     def raise_if_cancelled(self) -> None:
         if self.cancel_requested.is_set():
@@ -30,6 +33,10 @@ class JobContext:
         """Wait, but wake up and stop as soon as the job is cancelled."""
         if self.cancel_requested.wait(seconds):
             raise JobCancelled(self.job_id)
+
+    def time_left(self) -> float | None:
+        """Seconds until the soft time limit, so a handler can bound its own waits by it."""
+        return None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
 
     def progress(self, value: float) -> None:
         self.report_progress(value)

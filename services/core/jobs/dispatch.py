@@ -14,7 +14,14 @@ from datetime import datetime
 
 from pymongo.errors import ConnectionFailure
 
-from services.core.jobs.publisher import BrokerUnavailable, Publisher, default_publisher
+from services.core.config import settings
+from services.core.jobs import limits
+from services.core.jobs.publisher import (
+    BrokerUnavailable,
+    Message,
+    Publisher,
+    default_publisher,
+)
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore
 
@@ -22,8 +29,9 @@ log = logging.getLogger(__name__)
 _PENDING = JobStatus.PENDING.value
 
 
-def _messages(docs: Iterable[Doc]) -> list[tuple[str, int]]:
-    return [(doc["_id"], doc["priority"]) for doc in docs]
+def _messages(docs: Iterable[Doc]) -> list[Message]:
+    s = settings()
+    return [(doc["_id"], doc["priority"], limits.for_type(doc["type"], s)) for doc in docs]
 
 
 def _publish(

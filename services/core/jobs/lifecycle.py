@@ -5,6 +5,9 @@
 
 Every write after the claim is conditional on this attempt's `run_id`, so when a dead worker's
 job has been taken over, a late outcome from the old attempt changes nothing.
+
+An attempt past its soft time limit fails like any other error (retried while attempts are
+left); one past its hard limit has its process killed, and the worker records it (`abandon`).
 """
 
 from __future__ import annotations
@@ -19,18 +22,22 @@ from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from services.core import clock, jsonfield
 from services.core.config import Settings
-from services.core.jobs import registry
+from services.core.jobs import limits, registry
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.states import JobStatus, backoff_delay
 from services.core.jobs.store import Doc, JobStore
-from services.core.ticker import Ticker
+from services.core.process import per_process
+from services.core.ticker import Ticks
 
 log = logging.getLogger(__name__)
+# Every attempt in a worker process beats through one thread, not a thread of its own.
+heartbeats = per_process(Ticks)
 T = TypeVar("T")
 # How long a finished attempt keeps trying to record its outcome while MongoDB is away.
 OUTCOME_WRITE_PATIENCE = 60.0
@@ -60,32 +67,57 @@ def run(
         # Only a worker that died mid-run gets here: stop a job that keeps killing workers.
         return _fail(store, doc, run_id, "worker lost during every attempt")
 
+    time_limits = limits.for_type(doc["type"], settings)
     ctx = JobContext(
-        job_id, attempt, report_progress=lambda p: store.set_progress(job_id, run_id, p)
+        job_id,
+        attempt,
+        report_progress=lambda p: store.set_progress(job_id, run_id, p),
+        deadline=time.monotonic() + time_limits.soft,
     )
     if doc.get("cancel_requested"):
         ctx.cancel_requested.set()
     try:
         payload = job_type.payload_model.model_validate(jsonfield.load(doc["payload"]))
         beat = partial(_heartbeat, store, job_id, run_id, ctx.cancel_requested)
-        with Ticker(beat, settings.heartbeat_interval, name=f"heartbeat-{job_id}"):
+        with heartbeats().ticking(beat, settings.heartbeat_interval):
             ctx.raise_if_cancelled()
             result = job_type.handler(payload, ctx)
             ctx.raise_if_cancelled()
-        _check_json(result)
+        _check_result(result, settings.result_max_bytes)
     except JobCancelled:
         return _record(store, doc, run_id, JobStatus.CANCELLED, Outcome.CANCELLED)
     except (PermanentError, ValidationError) as exc:
         return _fail(store, doc, run_id, _describe(exc))
+    except SoftTimeLimitExceeded:
+        error = f"time limit exceeded: the attempt ran past its {time_limits.soft:g} s limit"
+        return _failed_attempt(store, doc, run_id, error, settings)
     except Exception as exc:
-        error = _describe(exc)
-        if attempt >= doc["max_attempts"]:
-            return _fail(store, doc, run_id, error)
-        delay = backoff_delay(attempt, settings.retry_backoff_base, settings.retry_backoff_max)
-        retry_at = clock.now() + timedelta(seconds=delay)
-        done = _persist(lambda: store.schedule_retry(job_id, run_id, error, attempt, retry_at))
-        return Outcome.RETRYING if done else Outcome.SUPERSEDED
+        return _failed_attempt(store, doc, run_id, _describe(exc), settings)
     return _record(store, doc, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result)
+
+
+def abandon(job_id: str, store: JobStore, settings: Settings, worker: str) -> Outcome:
+    """Record the attempt `worker` was running as failed: its process was killed at the hard
+    time limit. Counted like any failed attempt, so it is retried while attempts are left."""
+    doc = store.running_on(job_id, worker)
+    if doc is None:
+        return Outcome.SKIPPED
+    hard = limits.for_type(doc["type"], settings).hard
+    error = f"time limit exceeded: the attempt was stopped at its hard limit of {hard:g} s"
+    return _failed_attempt(store, doc, doc["run_id"], error, settings)
+
+
+def _failed_attempt(
+    store: JobStore, doc: Doc, run_id: str, error: str, settings: Settings
+) -> Outcome:
+    """Schedule the next attempt after a backoff, or fail the job when none are left."""
+    attempt = doc["attempts"]
+    if attempt >= doc["max_attempts"]:
+        return _fail(store, doc, run_id, error)
+    delay = backoff_delay(attempt, settings.retry_backoff_base, settings.retry_backoff_max)
+    retry_at = clock.now() + timedelta(seconds=delay)
+    done = _persist(lambda: store.schedule_retry(doc["_id"], run_id, error, attempt, retry_at))
+    return Outcome.RETRYING if done else Outcome.SUPERSEDED
 
 
 def _fail(store: JobStore, doc: Doc, run_id: str, error: str) -> Outcome:
@@ -117,11 +149,16 @@ def _persist(write: Callable[[], T]) -> T:
             pause = min(pause * 2, 5.0)
 
 
-def _check_json(result: object) -> None:
+def _check_result(result: object, max_bytes: int) -> None:
+    """A result the job document can hold: JSON, and not too big (MongoDB's limit is 16 MiB)."""
     try:
-        jsonfield.dump(result)
+        size = len(jsonfield.dump(result).encode())
     except (TypeError, ValueError) as exc:
         raise PermanentError(f"the handler returned something that is not JSON: {exc}") from exc
+    if size > max_bytes:
+        raise PermanentError(
+            f"the result is {size} bytes as JSON, more than the limit of {max_bytes}"
+        )
 
 
 def _describe(exc: BaseException) -> str:

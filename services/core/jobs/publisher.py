@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +24,8 @@ from kombu.utils.uuid import uuid
 
 from services.core import queues
 from services.core.celery_app import app as celery_app
+from services.core.jobs.limits import TimeLimits
+from services.core.process import per_process
 
 RUN_JOB = "switchboard.run_job"
 # How long the broker may take to confirm one call's messages before the call is a 503.
@@ -35,8 +36,8 @@ BROKER_ERRORS: tuple[type[Exception], ...] = (KombuError, OSError, ConnectionErr
 # py-amqp raises its own errors when used without kombu's wrapping, as here.
 _AMQP_FAILURES = (*BROKER_ERRORS, AMQPError)
 
-# (job id, priority 0-9) for one message.
-Message = tuple[str, int]
+# (job id, priority 0-9, the time limits of its type) for one message.
+Message = tuple[str, int, TimeLimits]
 _JOBS_QUEUE = next(queue for queue in queues.work_queues if queue.name == queues.JOBS)
 # What Celery's `persistent` delivery mode is on the wire: the broker keeps the message on disk.
 PERSISTENT = 2
@@ -117,7 +118,7 @@ class RunJobMessages:
         # The body is (args, kwargs, embed); only args, the job id, changes.
         self._after_args: list[Any] = list(body[1:])
 
-    def make(self, job_id: str, priority: int) -> amqp.Message:
+    def make(self, job_id: str, priority: int, limits: TimeLimits) -> amqp.Message:
         task_id = uuid()
         return amqp.Message(
             json.dumps([[job_id], *self._after_args]),
@@ -129,6 +130,8 @@ class RunJobMessages:
                 "id": task_id,
                 "root_id": task_id,
                 "argsrepr": repr([job_id]),
+                # The worker's pool enforces these per message: [hard, soft], in seconds.
+                "timelimit": [limits.hard, limits.soft],
             },
             **{**self._properties, "correlation_id": task_id},
             delivery_mode=PERSISTENT,
@@ -159,9 +162,9 @@ class _ConfirmChannel:
         self.confirms.begin()
         make, send = self._messages.make, self.channel.basic_publish
         exchange, routing_key = self._messages.exchange, self._messages.routing_key
-        for job_id, priority in messages:
+        for job_id, priority, limits in messages:
             # No `task-sent` event: it would double the messages for a state Flower can skip.
-            send(make(job_id, priority), exchange=exchange, routing_key=routing_key)
+            send(make(job_id, priority, limits), exchange=exchange, routing_key=routing_key)
             self.confirms.sent(job_id)
         deadline = time.monotonic() + timeout
         while self.confirms.waiting:
@@ -234,7 +237,7 @@ class StubPublisher:
         taken = list(messages)[: self.refuse_after]
         self.messages.extend(taken)
         if self.refuse_after is not None:
-            raise BrokerUnavailable("refused by the stub", {job_id for job_id, _ in taken})
+            raise BrokerUnavailable("refused by the stub", {message[0] for message in taken})
 
     def reset(self) -> None:
         self.messages.clear()
@@ -242,19 +245,11 @@ class StubPublisher:
         self.refuse_after = None
 
 
-_lock = threading.Lock()
-_publisher: tuple[int, Publisher] | None = None
+def _make_publisher() -> Publisher:
+    # With Celery's in-memory broker (the unit tests) there are no confirms: the stub stands in.
+    memory = celery_app.conf.broker_url.startswith("memory://")
+    return StubPublisher() if memory else AmqpPublisher(celery_app)
 
 
-def default_publisher() -> Publisher:
-    """This process's publisher: its own after a fork, as a connection cannot be shared.
-
-    With Celery's in-memory broker (the unit tests) there are no confirms: the stub stands in.
-    """
-    global _publisher
-    with _lock:
-        if _publisher is None or _publisher[0] != os.getpid():
-            memory = celery_app.conf.broker_url.startswith("memory://")
-            made: Publisher = StubPublisher() if memory else AmqpPublisher(celery_app)
-            _publisher = (os.getpid(), made)
-        return _publisher[1]
+# This process's publisher: its own after a fork, as a connection cannot be shared.
+default_publisher = per_process(_make_publisher)

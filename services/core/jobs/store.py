@@ -6,7 +6,6 @@ can never both make the same move.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.core import clock, jsonfield, recent
+from services.core.config import settings
 from services.core.jobs.states import (
     CANCELLABLE_AT_ONCE,
     FINISHED,
@@ -36,6 +36,7 @@ def new_job(
     max_attempts: int,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    submitted_by: str | None = None,
 ) -> Doc:
     """A job document as it is first recorded: `pending`, not yet on the broker."""
     t = clock.now()
@@ -58,6 +59,8 @@ def new_job(
         "updated_at": t,
         "worker": None,
         "cancel_requested": False,
+        # The API key that submitted it, which may read it back without `jobs:read`.
+        "submitted_by": submitted_by,
     }
     if idempotency_key is not None:
         doc["idempotency_key"] = idempotency_key
@@ -130,23 +133,29 @@ class JobStore:
         return self.jobs.find_one({"idempotency_key": key})
 
     def page(
-        self, status: str | None, type_: str | None, limit: int, cursor: str | None
+        self,
+        status: str | None,
+        type_: str | None,
+        limit: int,
+        cursor: str | None,
+        max_bytes: int | None = None,
     ) -> tuple[list[Doc], str | None]:
         """Newest first; `cursor` is the `next` of the previous page.
 
         Jobs in flight are few: the status index serves them. Any other filter matches history,
-        so the page walks `_id` windows instead (`recent`), and may come back short with `next`.
+        so the page walks `_id` windows instead (`recent`), and may come back short with `next`;
+        any page does once its jobs pass `max_bytes` (PAGE_MAX_BYTES by default).
         """
+        max_bytes = max_bytes or settings().page_max_bytes
         equal = {k: v for k, v in (("status", status), ("type", type_)) if v}
         if status is None or JobStatus(status) in FINISHED:
-            return recent.page(self.jobs, equal, limit, cursor, clock.now())
+            return recent.page(self.jobs, equal, limit, cursor, clock.now(), max_bytes)
         query: Doc = dict(equal)
         if cursor:
             query["_id"] = {"$lt": cursor}
-        docs = list(self.jobs.find(query).sort("_id", DESCENDING).limit(limit + 1))
-        more = len(docs) > limit
-        docs = docs[:limit]
-        return docs, (docs[-1]["_id"] if more else None)
+        return recent.bounded(
+            self.jobs.find(query).sort("_id", DESCENDING).limit(limit + 1), limit, max_bytes
+        )
 
     def counts(self) -> list[Doc]:
         """How many jobs there are of each (status, type).
@@ -186,7 +195,7 @@ class JobStore:
             "updated_at": {"$lt": t - timedelta(seconds=outbox_grace)},
         }
         retry_due = {"status": JobStatus.RETRYING.value, "retry_at": {"$lte": t}}
-        fields = {"priority": 1, "status": 1}
+        fields = {"priority": 1, "status": 1, "type": 1}
         pending = list(self.jobs.find(left_pending, fields).limit(limit))
         return pending + list(self.jobs.find(retry_due, fields).limit(limit))
 
@@ -310,6 +319,12 @@ class JobStore:
             )
         return doc
 
+    def running_on(self, job_id: str, worker: str) -> Doc | None:
+        """The job, if the attempt running it is the one on `worker`."""
+        return self.jobs.find_one(
+            {"_id": job_id, "status": JobStatus.RUNNING.value, "worker": worker}
+        )
+
     def heartbeat(self, job_id: str, run_id: str) -> Doc | None:
         """Mark the run alive; None when this run no longer owns the job."""
         t = clock.now()
@@ -380,16 +395,8 @@ class JobStore:
         return outcome.modified_count == 1
 
 
-_indexed_in_pid = 0
-
-
 def default_store() -> JobStore:
     """The store on the configured database, its indexes made once per process."""
-    global _indexed_in_pid
-    from services.core.db import database
+    from services.core.db import database, store_on
 
-    store = JobStore(database())
-    if _indexed_in_pid != os.getpid():
-        store.ensure_indexes()
-        _indexed_in_pid = os.getpid()
-    return store
+    return store_on(database(), JobStore)

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from annotated_types import Ge, Le
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    Strict,
+    ValidationError,
+)
 from pymongo.errors import DuplicateKeyError
 
 from services.core import jsonfield
 from services.core.jobs import registry
 from services.core.jobs.committer import default_committer
 from services.core.jobs.store import Doc, default_store, new_job
+from services.core.jsonfield import Integer, integral
 
 DEFAULT_PRIORITY = 5
 
 
 class JobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict types: `true` is no priority (bool is an int in Python), nor is "5" or 5.5.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: str = Field(min_length=1, description="a registered job type")
     payload: JsonValue = Field(default_factory=dict, description="input for the job type")
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=9, description="9 runs first")
-    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    priority: Integer = Field(default=DEFAULT_PRIORITY, ge=0, le=9, description="9 runs first")
+    # `Integer`, with its bounds ahead of the validator so the description can state them.
+    max_attempts: Annotated[int, Ge(1), Le(100), Strict(), BeforeValidator(integral)] | None = None
 
 
 class InvalidJob(Exception):
@@ -68,7 +80,12 @@ def _fingerprint(job: JobRequest) -> str:
     return hashlib.sha256(jsonfield.dump(job.model_dump()).encode()).hexdigest()
 
 
-def _record(job: JobRequest, default_attempts: int, idempotency_key: str | None = None) -> Doc:
+def _record(
+    job: JobRequest,
+    default_attempts: int,
+    submitted_by: str | None,
+    idempotency_key: str | None = None,
+) -> Doc:
     return new_job(
         job.type,
         job.payload,
@@ -76,14 +93,18 @@ def _record(job: JobRequest, default_attempts: int, idempotency_key: str | None 
         job.max_attempts or default_attempts,
         idempotency_key=idempotency_key,
         request_hash=_fingerprint(job) if idempotency_key else None,
+        submitted_by=submitted_by,
     )
 
 
 def submit(
-    job: JobRequest, default_attempts: int, idempotency_key: str | None = None
+    job: JobRequest,
+    default_attempts: int,
+    submitted_by: str | None,
+    idempotency_key: str | None = None,
 ) -> tuple[Doc, bool]:
     """Record and publish one job; with a known key, the job made the first time instead."""
-    doc = _record(job, default_attempts, idempotency_key)
+    doc = _record(job, default_attempts, submitted_by, idempotency_key)
     if idempotency_key is None:
         return default_committer().commit([doc])[0], True
     store = default_store()
@@ -101,6 +122,8 @@ def submit(
     return default_committer().commit([doc], recorded=True)[0], True
 
 
-def submit_batch(jobs: list[JobRequest], default_attempts: int) -> list[Doc]:
+def submit_batch(
+    jobs: list[JobRequest], default_attempts: int, submitted_by: str | None
+) -> list[Doc]:
     """Record and publish the jobs as one group: one insert, one publish, one status write."""
-    return default_committer().commit([_record(job, default_attempts) for job in jobs])
+    return default_committer().commit([_record(j, default_attempts, submitted_by) for j in jobs])

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from services.core.jsonfield import Integer
 from services.core.tickets.states import AgentStatus, Channel
 
 Skill = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -15,11 +16,13 @@ DEFAULT_PRIORITY = 5
 
 
 class _Strict(BaseModel):
+    # Integers are strict field by field (`true` is no capacity); a model-wide strict mode would
+    # also refuse the enums' plain string values.
     model_config = ConfigDict(extra="forbid")
 
 
 class ChannelCapacity(_Strict):
-    capacity: int = Field(ge=0, le=MAX_CAPACITY)
+    capacity: Integer = Field(ge=0, le=MAX_CAPACITY)
 
 
 class Channels(_Strict):
@@ -51,5 +54,5 @@ class AgentPatch(_Strict):
 class TicketRequest(_Strict):
     channel: Channel
     skills: Skills = Field(default_factory=list)
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=9, description="9 is served first")
+    priority: Integer = Field(default=DEFAULT_PRIORITY, ge=0, le=9, description="9 is served first")
     data: JsonValue = None

@@ -11,7 +11,6 @@ seen to have left `waiting`, so a waiting ticket always has an entry; a stale en
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.core import clock, jsonfield, recent
+from services.core.config import settings
 from services.core.tickets import matching
 from services.core.tickets.holds import Hold, new_hold
 from services.core.tickets.matching import Strategy
@@ -121,12 +121,6 @@ def ticket_to_api(doc: Doc) -> Doc:
     }
 
 
-def _page(docs: list[Doc], limit: int) -> tuple[list[Doc], str | None]:
-    more = len(docs) > limit
-    docs = docs[:limit]
-    return docs, (docs[-1]["_id"] if more else None)
-
-
 class TicketStore:
     def __init__(self, db: Database) -> None:
         self.agents: Collection = db["agents"]
@@ -169,7 +163,8 @@ class TicketStore:
             query["status"] = status
         if cursor:
             query["_id"] = {"$gt": cursor}
-        return _page(list(self.agents.find(query).sort("_id", ASCENDING).limit(limit + 1)), limit)
+        agents = self.agents.find(query).sort("_id", ASCENDING).limit(limit + 1)
+        return recent.bounded(agents, limit, None)
 
     def eligible_agents(
         self, channel: str, skills: Sequence[str], strategy: Strategy, limit: int
@@ -277,21 +272,25 @@ class TicketStore:
         agent_id: str | None,
         limit: int,
         cursor: str | None,
+        max_bytes: int | None = None,
     ) -> tuple[list[Doc], str | None]:
         """Newest first; `cursor` is the `next` of the previous page.
 
         Open tickets (and one agent's) are found through their indexes; any other filter
-        matches history, so the page walks `_id` windows (`recent`) and may come back short.
+        matches history, so the page walks `_id` windows (`recent`) and may come back short;
+        any page does once its tickets pass `max_bytes` (PAGE_MAX_BYTES by default).
         """
+        max_bytes = max_bytes or settings().page_max_bytes
         query: Doc = {}
         for name, value in (("status", status), ("channel", channel), ("agent_id", agent_id)):
             if value:
                 query[name] = value
         if agent_id is None and (status is None or TicketStatus(status) in FINISHED):
-            return recent.page(self.tickets, query, limit, cursor, clock.now())
+            return recent.page(self.tickets, query, limit, cursor, clock.now(), max_bytes)
         if cursor:
             query["_id"] = {"$lt": cursor}
-        return _page(list(self.tickets.find(query).sort("_id", DESCENDING).limit(limit + 1)), limit)
+        tickets = self.tickets.find(query).sort("_id", DESCENDING).limit(limit + 1)
+        return recent.bounded(tickets, limit, max_bytes)
 
     def commit(self, ticket: Doc, agent_id: str, hold: Hold) -> Doc | None:
         """waiting → assigned, unless the ticket moved on or the sweep voided this reservation."""
@@ -356,16 +355,8 @@ class TicketStore:
         return [e for e in entries if matching.has_skills(agent["skills"], e["skills"])]
 
 
-_indexed_in_pid = 0
-
-
 def default_store() -> TicketStore:
     """The store on the configured database, its indexes made once per process."""
-    global _indexed_in_pid
-    from services.core.db import database
+    from services.core.db import database, store_on
 
-    store = TicketStore(database())
-    if _indexed_in_pid != os.getpid():
-        store.ensure_indexes()
-        _indexed_in_pid = os.getpid()
-    return store
+    return store_on(database(), TicketStore)
