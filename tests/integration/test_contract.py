@@ -138,8 +138,11 @@ def test_linked_calls_keep_the_contract(contract: OpenApiSchema) -> None:
     assert contract.statistic.transitions.total > 0, "no links: no call would be chained"
     failures: list[Exception] = []
 
+    steps: list[int] = []
+
     class Recording(contract.as_state_machine()):  # type: ignore[misc]
         def step(self, input: Any) -> Any:
+            steps.append(1)
             try:
                 return super().step(input)
             except Exception as failure:
@@ -159,6 +162,12 @@ def test_linked_calls_keep_the_contract(contract: OpenApiSchema) -> None:
                 suppress_health_check=list(hypothesis.HealthCheck),
             )
         )
+    except hypothesis.errors.FlakyStrategyDefinition:
+        # Replayed, a scenario meets a stack that has moved on, and its links offer other data:
+        # Hypothesis calls that flaky. Not a finding about the API; a failed step would be.
+        if failures:
+            raise failures[0] from None
+        assert steps, "no linked call ran"
     except Exception:
         if failures:
             raise failures[0] from None
