@@ -19,3 +19,8 @@ graceful_timeout = 10
 # them sooner, as Gunicorn's default of 2 s does, races a request Nginx is sending on one, and a
 # POST lost that way is a 502 (Nginx never resends a non-idempotent request).
 keepalive = 75
+# Nginx, the only way in, bounds request lines and headers and answers in JSON when they are too
+# long; Gunicorn's own, tighter limits would answer what Nginx let through with an HTML page.
+limit_request_line = 0
+limit_request_field_size = 0
+limit_request_fields = 32768

@@ -63,8 +63,8 @@ def json_body(required: bool = True) -> Any:
 
 def json_object(required: bool = True) -> dict[str, Any]:
     body = json_body(required)
-    if body is None:
-        return {}
+    if body is None and not required:
+        return {}  # no body at all
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object", field="body")
     return body

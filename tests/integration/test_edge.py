@@ -150,6 +150,21 @@ def test_nginx_errors_are_json(
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/jobs?x=" + "a" * 6000, {}),  # past Gunicorn's default request line, within Nginx's
+        ("/jobs", {f"X-H{i}": "1" for i in range(150)}),  # past Gunicorn's 100 fields
+    ],
+    ids=["long-request-line", "many-headers"],
+)
+def test_what_nginx_lets_through_the_app_answers_in_json(
+    stack: LocalStack, path: str, headers: dict[str, str]
+) -> None:
+    # No key: the application's own 401, not an HTML page from Gunicorn.
+    assert_json_error(raw_call(stack.config.http_port, "GET", path, headers), 401)
+
+
 def test_flower_asks_for_its_credentials_on_its_own_port(stack: LocalStack) -> None:
     flower = Api(f"http://127.0.0.1:{stack.config.flower_port}")
     for reply in (

@@ -181,6 +181,12 @@ def test_a_bool_or_a_float_is_no_integer(client: FlaskClient, body: dict, field:
     assert reply.get_json()["field"] == field
 
 
+@pytest.mark.parametrize("path", ["/jobs", "/agents", "/tickets", "/keys"])
+def test_a_json_null_is_no_object(client: FlaskClient, path: str) -> None:
+    reply = client.post(path, data=b"null", content_type="application/json")
+    assert (reply.status_code, reply.get_json()["field"]) == (400, "body")
+
+
 def test_a_whole_float_is_the_integer_json_schema_says_it_is(client: FlaskClient) -> None:
     job = client.post("/jobs", json={"type": "noop", "priority": 7.0, "max_attempts": 2.0})
     assert job.status_code == 202
