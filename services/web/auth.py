@@ -129,7 +129,7 @@ def _check() -> Response | None:
 
 
 def register(app: Flask, ttl: float) -> None:
-    app.extensions["switchboard.keys"] = KeyCache(lambda: KeyStore(db.database()), ttl)
+    app.extensions["switchboard.keys"] = KeyCache(lambda: db.store_on(db.database(), KeyStore), ttl)
     app.before_request(_check)
     app.register_blueprint(bp)
 

@@ -26,9 +26,7 @@ class KeyRequest(BaseModel):
 
 
 def _store() -> KeyStore:
-    store = KeyStore(db.database())
-    store.ensure_indexes()
-    return store
+    return db.store_on(db.database(), KeyStore)
 
 
 @bp.post("/keys")
