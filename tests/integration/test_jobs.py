@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from kombu import Connection
 
 from services.core import queues
 from tests.integration.client import Api, wait_for
+from tests.loopback import answer, serve
 
 pytestmark = pytest.mark.integration
 
@@ -152,26 +151,13 @@ def test_idempotency_key_returns_the_same_job(api: Api) -> None:
     assert sum(1 for j in listed if j["idempotency_key"] == "order-42") == 1
 
 
-class _Page(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<html><body><h1>Hello hello</h1><script>var x;</script><p>world</p></body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+PAGE = b"<html><body><h1>Hello hello</h1><script>var x;</script><p>world</p></body></html>"
 
 
 @pytest.fixture
 def page_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/page"
-    server.shutdown()
+    with serve(answer(PAGE, "text/html; charset=utf-8")) as port:
+        yield f"http://127.0.0.1:{port}/page"
 
 
 def test_word_count_by_url(api: Api, page_url: str) -> None:

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from tests.integration.client import Api
-from tests.unit.test_fetch import serve
+from tests.loopback import serve
 
 pytestmark = pytest.mark.integration
 WORKERS = 2

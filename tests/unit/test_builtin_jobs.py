@@ -9,7 +9,7 @@ from services.core.fetch import FetchFailed, FetchPolicy, FetchRefused
 from services.core.jobs import builtin
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.registry import get, names
-from tests.unit.test_fetch import LOCAL, Listener, answer, drip, serve
+from tests.loopback import LOCAL, Listener, answer, drip, serve
 
 
 def test_builtin_types_are_registered() -> None:
