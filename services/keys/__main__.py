@@ -27,8 +27,7 @@ def main(argv: list[str]) -> int:
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
 
-    store = KeyStore(db.database())
-    store.ensure_indexes()
+    store = db.store_on(db.database(), KeyStore)
     if args.command == "create":
         try:
             key, token = store.create(args.name, parse_scopes(args.scopes), args.agent_id)

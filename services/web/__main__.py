@@ -16,11 +16,10 @@ ADMIN_KEY_PATIENCE = 120.0
 
 def ensure_admin_key() -> None:
     s = settings()
-    store = KeyStore(db.database())
     deadline = time.monotonic() + ADMIN_KEY_PATIENCE
     while True:
         try:
-            store.ensure_indexes()
+            store = db.store_on(db.database(), KeyStore)
             print(f"web: {store.ensure_admin(s.admin_key, Path(s.data_dir))}", flush=True)
             return
         except ConnectionFailure as exc:

@@ -123,8 +123,8 @@ def _check() -> Response | None:
     g.api_key = key
     # An unknown path or method (view None) goes on to its 404 or 405, now that the caller is known.
     if view is not None and access.scopes and not any(key.allows(s) for s in access.scopes):
-        wanted = sorted(access.scopes)[0]
-        return _refusal(view, 403, f"this key lacks the scope {wanted}", scope=wanted)
+        refused = forbid(sorted(access.scopes)[0])
+        return _refusal(view, refused.status, refused.message, **refused.extra)
     return None
 
 
