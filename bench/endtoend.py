@@ -89,9 +89,9 @@ def switchboard_run(stack: LocalStack, n: int, timeout: float, since: str) -> di
 
 
 class BareWorkers:
-    """Two `celery worker` processes of the bare app, like the stack's two workers."""
+    """`celery worker` processes of the bare app, as many as the stack's job workers."""
 
-    def __init__(self, broker_url: str, count: int, concurrency: int = 1) -> None:
+    def __init__(self, broker_url: str, count: int, concurrency: int) -> None:
         self.broker_url, self.count, self.concurrency = broker_url, count, concurrency
         self.procs: list[subprocess.Popen[bytes]] = []
 
@@ -187,7 +187,7 @@ def measure(
             f"e2e rep {rep + 1} switchboard: {ours[-1]['jobs_per_s']:.1f} jobs/s "
             f"({ours[-1]['succeeded']}/{n} in {ours[-1]['seconds']:.1f}s)"
         )
-        with BareWorkers(broker, stack.config.workers) as workers:
+        with BareWorkers(broker, stack.config.workers, stack.config.worker_concurrency) as workers:
             workers.wait_consuming()
             bare.append(bare_run(broker, n, timeout))
         log(
@@ -202,6 +202,7 @@ def measure(
     return {
         "n": n,
         "workers": stack.config.workers,
+        "concurrency": stack.config.worker_concurrency,
         "switchboard": {"jobs_per_s": ours_rate, "runs": ours},
         "bare_celery": {"jobs_per_s": bare_rate, "runs": bare},
         "ratio": summary(ratios),

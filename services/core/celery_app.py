@@ -37,8 +37,10 @@ def _make_app() -> Celery:
         task_default_routing_key=queues.JOBS,
         task_create_missing_queues=False,
         task_default_priority=0,
-        # A 202 promises the broker has the message: wait for its confirm, and fail fast.
-        broker_transport_options={"confirm_publish": True},
+        # Only what a 202 promises waits for the broker's confirm, on connections of its own
+        # (jobs/publisher.py, tickets/dispatch.py). Workers' events and beat's ticks do not:
+        # an event flush that waited for a confirm held up the worker's loop once per job.
+        broker_transport_options={"confirm_publish": False},
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,
         task_publish_retry_policy={

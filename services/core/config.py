@@ -77,7 +77,8 @@ class Settings:
     web_reload: bool = field(default_factory=lambda: _str("WEB_RELOAD", "") not in ("", "0"))
     # Celery node name; %h is the host name, so replicas in containers differ by themselves.
     worker_name: str = field(default_factory=lambda: _str("WORKER_NAME", "worker@%h"))
-    worker_concurrency: int = field(default_factory=lambda: _int("WORKER_CONCURRENCY", 1))
+    # Pool processes per worker. Two, so one attempt's database round trips overlap another's.
+    worker_concurrency: int = field(default_factory=lambda: _int("WORKER_CONCURRENCY", 2))
     # The queues a worker consumes: job and ticket workers by default; the maintenance worker
     # is started with WORKER_QUEUES=maintenance.
     worker_queues: tuple[str, ...] = field(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.core import queues
+from services.core.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,6 +68,17 @@ class StackConfig:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def worker_concurrency(self) -> int:
+        """Pool processes per job worker: the stack's own setting, else what the workers read."""
+        own = self.extra_env.get("WORKER_CONCURRENCY") or os.environ.get("WORKER_CONCURRENCY")
+        return int(own) if own else Settings().worker_concurrency
+
+    @property
+    def job_slots(self) -> int:
+        """How many jobs the stack's job workers run at once."""
+        return self.workers * self.worker_concurrency
 
 
 @dataclass(frozen=True)
@@ -182,14 +194,14 @@ def rabbitmq_conf(c: StackConfig) -> str:
     )
 
 
-def worker_program(c: StackConfig, name: str, queue: str, env: dict[str, str]) -> Program:
+def worker_program(
+    c: StackConfig, name: str, queue: str, env: dict[str, str], concurrency: str | None = None
+) -> Program:
     """A Celery worker consuming one queue; its node name is the program's own."""
-    return Program(
-        name,
-        [c.python, "-m", "services.worker"],
-        {**env, "WORKER_NAME": f"{name}@%h", "WORKER_QUEUES": queue},
-        stop_wait=30,
-    )
+    own = {"WORKER_NAME": f"{name}@%h", "WORKER_QUEUES": queue}
+    if concurrency is not None:
+        own["WORKER_CONCURRENCY"] = concurrency
+    return Program(name, [c.python, "-m", "services.worker"], {**env, **own}, stop_wait=30)
 
 
 def programs(c: StackConfig, flower_login: str) -> list[Program]:
@@ -216,7 +228,8 @@ def programs(c: StackConfig, flower_login: str) -> list[Program]:
         worker_program(c, f"ticket-worker-{i}", queues.TICKETS, env)
         for i in range(1, c.ticket_workers + 1)
     ]
-    listed.append(worker_program(c, "maintenance", queues.MAINTENANCE, env))
+    # Its tasks are single-flight: a second pool process would only wait.
+    listed.append(worker_program(c, "maintenance", queues.MAINTENANCE, env, concurrency="1"))
     listed.append(Program("beat", [py, "-m", "services.beat"], env))
     # The credentials reach Flower and Nginx through their environment, never a command line.
     listed.append(

@@ -6,19 +6,22 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 
 from celery import Task
 from celery.exceptions import Reject
-from celery.signals import worker_ready
+from celery.signals import worker_process_shutdown, worker_ready
 from celery.worker.request import Request
+from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from services.core import queues
+from services.core import db, queues
 from services.core.celery_app import app
 from services.core.config import settings
 from services.core.jobs import lifecycle, registry
 from services.core.jobs.publisher import RUN_JOB
-from services.core.jobs.store import default_store
+from services.core.jobs.store import JobStore, default_store
+from services.core.process import per_process
 
 log = logging.getLogger(__name__)
 registry.load(settings().job_modules)
@@ -31,6 +34,26 @@ def _declare_topology(sender: object = None, **_kwargs: object) -> None:
     # The dead-letter queue must exist before the first job is dead-lettered into it.
     with app.connection_for_write() as conn:
         queues.declare_all(conn.default_channel)
+
+
+def tallying_store(db: Database) -> JobStore:
+    """The job store of a pool process: outcomes counted off the job's path (`tally`)."""
+    store = JobStore(db, tally_outcomes=True)
+    _tallying().append(store)
+    return store
+
+
+_tallying: Callable[[], list[JobStore]] = per_process(list)
+
+
+def attempt_store() -> JobStore:
+    return db.store_on(db.database(), tallying_store)
+
+
+@worker_process_shutdown.connect
+def _flush_tally(**_kwargs: object) -> None:
+    for store in _tallying():
+        store.flush_tally()
 
 
 def worker_name(pid: int | None = None) -> str:
@@ -62,7 +85,7 @@ class RunJobRequest(Request):  # type: ignore[misc]
 def run_job(self: Task, job_id: str) -> str:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        outcome = lifecycle.run(job_id, default_store(), settings(), worker_name(), redelivered)
+        outcome = lifecycle.run(job_id, attempt_store(), settings(), worker_name(), redelivered)
     except ConnectionFailure as exc:
         log.warning("job %s handed back, MongoDB unavailable: %s", job_id, exc)
         time.sleep(REQUEUE_PAUSE)

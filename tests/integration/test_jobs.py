@@ -11,6 +11,7 @@ import pytest
 from kombu import Connection
 
 from services.core import queues
+from services.localstack.stack import LocalStack
 from tests.integration.client import Api, wait_for
 from tests.loopback import answer, serve
 
@@ -73,9 +74,13 @@ def test_failed_job_retried_by_hand_runs_again(api: Api) -> None:
 
 
 @pytest.fixture
-def busy_workers(api: Api) -> Iterator[list[str]]:
-    """Both workers held by long sleeps, so new jobs wait in the queue; released by cancelling."""
-    blockers = [api.submit("sleep", {"seconds": 120}, priority=9)["id"] for _ in range(2)]
+def busy_workers(api: Api, stack: LocalStack) -> Iterator[list[str]]:
+    """Every job worker process held by a long sleep, so new jobs wait in the queue; released
+    by cancelling."""
+    blockers = [
+        api.submit("sleep", {"seconds": 120}, priority=9)["id"]
+        for _ in range(stack.config.job_slots)
+    ]
     for blocker in blockers:
         api.wait_status(blocker, "running")
     yield blockers

@@ -183,3 +183,13 @@ def test_each_stamped_message_has_a_task_id_of_its_own() -> None:
     ids = {m.properties["application_headers"]["id"] for m in (first, second)}
     assert len(ids) == 2
     assert {m.properties["correlation_id"] for m in (first, second)} == ids
+
+
+def test_only_what_a_202_promises_waits_for_confirms() -> None:
+    from services.core.celery_app import app
+    from services.core.tickets.dispatch import confirming_connections
+
+    # Workers' events and beat's ticks go out on the app's connections, unconfirmed ...
+    assert not app.connection_for_write().transport_options.get("confirm_publish")
+    # ... while an accepted ticket's assignment message is confirmed, like a job's.
+    assert confirming_connections().connection.transport_options["confirm_publish"] is True

@@ -6,6 +6,7 @@ can never both make the same move.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,9 @@ from services.core.jobs.states import (
     STARTABLE,
     JobStatus,
 )
+from services.core.jobs.tally import Tally
 
+log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 MAX_ERRORS_KEPT = 20
 _AFTER = ReturnDocument.AFTER
@@ -101,11 +104,13 @@ def _statuses(statuses: tuple[JobStatus, ...]) -> Doc:
 
 
 class JobStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, tally_outcomes: bool = False) -> None:
         self.jobs: Collection = db["jobs"]
         # Finished jobs per type and status, so /stats never counts history: one document per
         # type, `{_id: type, succeeded: n, failed: n, cancelled: n}`.
         self.finished_counts: Collection = db["job_counts"]
+        # A worker's outcomes are counted by a thread of their own (`tally`), off the job's path.
+        self._tally = Tally(self.finished_counts) if tally_outcomes else None
 
     def ensure_indexes(self) -> None:
         self.jobs.create_index("idempotency_key", unique=True, sparse=True)
@@ -371,8 +376,16 @@ class JobStore:
         )
         if outcome.modified_count != 1:
             return False
-        self.count_finished(job_type, status.value)
+        if self._tally is not None:
+            self._tally.add(job_type, status.value)
+        else:
+            self.count_finished(job_type, status.value)
         return True
+
+    def flush_tally(self) -> None:
+        """Write the outcomes counted in the background so far (a worker process's last act)."""
+        if self._tally is not None and not self._tally.flush():
+            log.warning("finished-job counters left short: the database took too long")
 
     def schedule_retry(
         self, job_id: str, run_id: str, error: str, attempt: int, retry_at: datetime

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from kombu.connection import ConnectionPool
+
 from services.core import queues
 from services.core.celery_app import app
-from services.core.jobs.publisher import BROKER_ERRORS, BrokerUnavailable
+from services.core.jobs.publisher import BROKER_ERRORS, CONFIRM_TIMEOUT, BrokerUnavailable
+from services.core.process import per_process
 
 ASSIGN_TICKET = "switchboard.assign_ticket"
 AGENT_PULL = "switchboard.agent_pull"
@@ -15,9 +18,22 @@ PULL_PRIORITY = queues.MAX_PRIORITY
 log = logging.getLogger(__name__)
 
 
+def _confirming_pool() -> ConnectionPool:
+    # The app's own connections do not wait for confirms (events and beat's ticks need none);
+    # an accepted ticket's assignment does.
+    connection = app.connection_for_write(transport_options={"confirm_publish": True})
+    return connection.Pool(limit=app.conf.broker_pool_limit)
+
+
+confirming_connections = per_process(_confirming_pool)
+
+
 def _send(task: str, arg: str, priority: int) -> None:
     try:
-        app.send_task(task, args=[arg], queue=queues.TICKETS, priority=priority)
+        with confirming_connections().acquire(block=True, timeout=CONFIRM_TIMEOUT) as connection:
+            app.send_task(
+                task, args=[arg], queue=queues.TICKETS, priority=priority, connection=connection
+            )
     except BROKER_ERRORS as exc:
         raise BrokerUnavailable(str(exc)) from exc
 

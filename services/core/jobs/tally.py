@@ -1,0 +1,81 @@
+"""Finished-job counters written beside a worker's jobs, not in their path.
+
+A worker's attempt ends with its outcome write; the counter `$inc` after it used to be a third
+database round trip per job. Here it goes to a thread that writes what has gathered at most every
+`LINGER` seconds: one write for many jobs under load, so the counters lag the jobs by that much.
+As before, a process killed between a job's outcome and its counter leaves the counter short:
+now by what it gathered in that time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+
+from pymongo.collection import Collection
+from pymongo.errors import PyMongoError
+
+log = logging.getLogger(__name__)
+# How long increments gather before they are written: fewer writes, a longer lag.
+LINGER = 0.2
+# How long to wait before writing again when the database refused the last write.
+RETRY_PAUSE = 1.0
+
+
+class Tally:
+    """`add` returns at once; one thread moves the counters in `collection`."""
+
+    def __init__(self, collection: Collection, linger: float = LINGER) -> None:
+        self._collection = collection
+        self._linger = linger
+        self._pending: Counter[tuple[str, str]] = Counter()
+        self._changed = threading.Condition()
+        self._writing = False
+        # Set by flush(), when the process is ending: from then on, no more lingering.
+        self._rest = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="tally", daemon=True)
+        self._thread.start()
+
+    def add(self, job_type: str, status: str, n: int = 1) -> None:
+        with self._changed:
+            self._pending[(job_type, status)] += n
+            self._changed.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything added so far is written; False if it is not within `timeout`."""
+        self._rest.set()
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._pending and not self._writing, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: bool(self._pending))
+                counts, self._pending = self._pending, Counter()
+                self._writing = True
+            written = self._write(counts)
+            with self._changed:
+                if not written:
+                    self._pending.update(counts)
+                self._writing = False
+                self._changed.notify_all()
+            self._rest.wait(self._linger if written else RETRY_PAUSE)
+
+    def _write(self, counts: Counter[tuple[str, str]]) -> bool:
+        """One `$inc` per job type (a worker's outcomes are mostly of one or two types)."""
+        by_type: dict[str, dict[str, int]] = {}
+        for (job_type, status), n in counts.items():
+            if n:
+                by_type.setdefault(job_type, {})[status] = n
+        try:
+            while by_type:
+                job_type, inc = next(iter(by_type.items()))
+                self._collection.update_one({"_id": job_type}, {"$inc": inc}, upsert=True)
+                del by_type[job_type]
+        except PyMongoError as exc:
+            log.warning("finished-job counters not written yet: %s", exc)
+            counts.clear()
+            counts.update({(t, s): n for t, inc in by_type.items() for s, n in inc.items()})
+            return False
+        return True
