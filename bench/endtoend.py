@@ -17,7 +17,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import backends, bare_celery
+from celery import Celery
+
+from bench import backends, bare_celery, cpu
 from bench.http import post_ok
 from bench.stats import summary
 from services.core import queues
@@ -25,6 +27,8 @@ from services.localstack.stack import LocalStack
 from services.localstack.topology import REPO
 
 BATCH = 250
+# The processes bare Celery's figure takes CPU from: the rest of the stack idles meanwhile.
+BARE_PARTS = ("rabbitmq", "bare workers", "bench (publisher)")
 NOOP = {"type": "noop", "payload": {}}
 POLL = 0.25
 
@@ -58,23 +62,28 @@ def wait_succeeded(stack: LocalStack, ids: list[str], timeout: float) -> tuple[i
     return len(ids), latest
 
 
-def switchboard_run(stack: LocalStack, n: int, timeout: float, since: str) -> dict[str, Any]:
-    """One run; `since` as for `measure`."""
+def _submit(stack: LocalStack, n: int) -> tuple[list[str], str | None]:
+    """Post `n` noop jobs in batches: their ids, and why submitting stopped early, if it did."""
     ids: list[str] = []
-    refused = None
     base, key = stack.config.base_url, stack.api_key()
-    start = time.time()
     for offset in range(0, n, BATCH):
         size = min(BATCH, n - offset)
         try:
             reply = post_ok(base, "/jobs/batch", {"jobs": [NOOP] * size}, key)
         except (RuntimeError, OSError) as error:
             # An overwhelmed stack refuses or times out: what it did accept is still measured.
-            refused = str(error)[:300]
-            break
+            return ids, str(error)[:300]
         ids += [job["id"] for job in reply["jobs"]]
-    submitted = time.time() - start
-    done, latest = wait_succeeded(stack, ids, timeout)
+    return ids, None
+
+
+def switchboard_run(stack: LocalStack, n: int, timeout: float, since: str) -> dict[str, Any]:
+    """One run; `since` as for `measure`."""
+    start = time.time()
+    with cpu.spent(stack) as used:
+        ids, refused = _submit(stack, n)
+        submitted = time.time() - start
+        done, latest = wait_succeeded(stack, ids, timeout)
     # Out of time, the rate is that of the jobs that did finish, over the whole wait.
     elapsed = latest.timestamp() - start if done == n else time.time() - start
     backends.reset_jobs(stack.config, since)
@@ -85,6 +94,7 @@ def switchboard_run(stack: LocalStack, n: int, timeout: float, since: str) -> di
         "jobs_per_s": done / elapsed,
         "submit_seconds": submitted,
         "refused": refused,
+        "cpu_ms": cpu.per_unit(used, done),
     }
 
 
@@ -134,6 +144,9 @@ class BareWorkers:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
+
     def wait_consuming(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         with bare_celery.app.connection_for_write(self.broker_url) as conn:
@@ -149,8 +162,15 @@ class BareWorkers:
         raise TimeoutError("the bare Celery workers did not start consuming")
 
 
-def bare_run(broker_url: str, n: int, timeout: float) -> dict[str, Any]:
-    app = bare_celery.app
+def bare_run(stack: LocalStack, workers: BareWorkers, n: int, timeout: float) -> dict[str, Any]:
+    app, broker_url = bare_celery.app, stack.config.broker_url
+    with cpu.spent(stack, {"bare workers": workers.pids(), **cpu.this_process()}) as used:
+        result = _bare_run(app, broker_url, n, timeout)
+    # Only the broker among the stack's programs takes part; the others idle meanwhile.
+    return {**result, "cpu_ms": cpu.per_unit({k: used[k] for k in BARE_PARTS}, n)}
+
+
+def _bare_run(app: Celery, broker_url: str, n: int, timeout: float) -> dict[str, Any]:
     start = time.time()
     # An explicit connection: the app's pooled one may still point at an earlier stack's broker.
     with app.connection_for_write(broker_url) as conn, app.amqp.Producer(conn) as producer:
@@ -189,7 +209,7 @@ def measure(
         )
         with BareWorkers(broker, stack.config.workers, stack.config.worker_concurrency) as workers:
             workers.wait_consuming()
-            bare.append(bare_run(broker, n, timeout))
+            bare.append(bare_run(stack, workers, n, timeout))
         log(
             f"e2e rep {rep + 1} bare celery: {bare[-1]['jobs_per_s']:.1f} jobs/s "
             f"({bare[-1]['seconds']:.1f}s)"

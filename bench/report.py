@@ -315,6 +315,57 @@ def _dbcost(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+# Process types in the order a job meets them; anything else follows, by name.
+CPU_ORDER = (
+    "nginx", "web", "database", "rabbitmq", "worker", "flower", "maintenance", "beat", "ticket",
+    "seed 004 app", "bench (publisher)", "bare workers",
+)  # fmt: skip
+
+
+def _mean_cpu(runs: list[dict[str, Any]]) -> dict[str, float]:
+    kinds = {k for r in runs for k in r.get("cpu_ms", {})}
+    return {k: sum(r.get("cpu_ms", {}).get(k, 0.0) for r in runs) / len(runs) for k in kinds}
+
+
+def _at_best(s: dict[str, Any], scenario: str) -> list[dict[str, Any]]:
+    """The runs of `scenario` at the concurrency where its median rate was highest."""
+    by_c = [runs for runs in s["runs"][scenario].values() if runs]
+    if not by_c:
+        return []
+    return max(by_c, key=lambda runs: sorted(r["rps"] for r in runs)[len(runs) // 2])
+
+
+def _cpu(results: dict[str, Any], key: str) -> list[str]:
+    """CPU per job by process type, each scenario at its best concurrency; and the bound the
+    sum puts on the rate when every process shares the machine's cores."""
+    s, e = results[key]["submit"], results[key]["endtoend"]
+    columns = {
+        "`POST /jobs` refused, per request": _mean_cpu(_at_best(s, "post_invalid")),
+        "`POST /jobs`, per job": _mean_cpu(_at_best(s, "post_job")),
+        f"`POST /jobs/batch` of {s['batch_size']}, per job": _mean_cpu(_at_best(s, "post_batch")),
+        "seed 004, per job": _mean_cpu(_at_best(s, "seed004")),
+        "end to end, per job": _mean_cpu(e["switchboard"]["runs"]),
+        "bare Celery, per job": _mean_cpu(e["bare_celery"]["runs"]),
+    }
+    if not any(columns.values()):
+        return ["No CPU figures in this run."]
+    seen = {k for c in columns.values() for k in c}
+    kinds = [k for k in CPU_ORDER if k in seen] + sorted(seen - set(CPU_ORDER))
+    cores = results["machine"]["cores"]
+    lines = [
+        "| process | " + " | ".join(columns) + " |",
+        "| --- | " + " | ".join("---:" for _ in columns) + " |",
+    ]
+    for kind in kinds:
+        cells = " | ".join(_n(c.get(kind), 3) if c.get(kind) else "" for c in columns.values())
+        lines.append(f"| {kind} | {cells} |")
+    totals = [sum(c.values()) for c in columns.values()]
+    lines.append("| **total** | " + " | ".join(f"**{_n(t, 3)}**" for t in totals) + " |")
+    bounds = " | ".join(_n(cores * 1000 / t) if t else "" for t in totals)
+    lines.append(f"| at most, on {cores} cores (per s) | {bounds} |")
+    return lines
+
+
 def _pass(results: dict[str, Any], key: str, name: str, number: str) -> list[str]:
     p = results[key]
     s, e = p["submit"], p["endtoend"]
@@ -423,6 +474,16 @@ def render(results: dict[str, Any], findings: str) -> str:
         *_resources(results["resources"]),
         "",
         "![resources](benchmarks-resources.png)",
+        "",
+        "## 5. Where the CPU goes, with history",
+        "",
+        "Milliseconds of CPU per request or job, by process type (each with its children), "
+        "measured over each scenario's runs at its best concurrency; wrk's own CPU is not in "
+        "it. Every process shares the machine's cores, so the total bounds the rate: the last "
+        "row is cores / total. During the submit scenarios the workers run the accepted jobs, "
+        "so their CPU is part of what an accepted job costs.",
+        "",
+        *_cpu(results, "history"),
         "",
         "## Reproduce",
         "",

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from typing import Any
 
-from bench import backends, wrk
+from bench import backends, cpu, wrk
 from bench.http import headers
 from bench.seed004 import Seed004
 from bench.stats import summary
@@ -61,10 +61,15 @@ def _run(
         except OSError:
             # No job to read: POST /jobs is refused or too slow, which post_job shows already.
             return {"rps": 0.0, "all_rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "statuses": {}}
-    result = wrk.run(scenario, base_url, connections, seconds, env)
+    seed_app = {"seed 004 app": [seed004.proc.pid]} if seed004.proc else {}
+    with cpu.spent(stack, seed_app) as used:
+        result = wrk.run(scenario, base_url, connections, seconds, env)
     expected = EXPECTED.get(scenario, "2")
     answered = sum(n for code, n in result["statuses"].items() if code.startswith(expected))
     result["all_rps"], result["rps"] = result["rps"], answered / result["seconds"]
+    # Per answer; per job for batches. Jobs the workers ran meanwhile are in it: they are part of
+    # what an accepted job costs this machine.
+    result["cpu_ms"] = cpu.per_unit(used, answered * (BATCH if scenario == "post_batch" else 1))
     # Requests wrk gave up on are still being served: let them end before the next run starts.
     time.sleep(min(result["p99_ms"] / 1000 + 1.0, SETTLE_MAX))
     if scenario == "seed004":

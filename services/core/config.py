@@ -74,6 +74,7 @@ class Settings:
     bind_host: str = field(default_factory=lambda: _str("BIND_HOST", "0.0.0.0"))
     web_port: int = field(default_factory=lambda: _int("WEB_PORT", 8000))
     web_workers: int = field(default_factory=lambda: _int("WEB_WORKERS", 2))
+    web_threads: int = field(default_factory=lambda: _int("WEB_THREADS", 16))
     web_reload: bool = field(default_factory=lambda: _str("WEB_RELOAD", "") not in ("", "0"))
     # Celery node name; %h is the host name, so replicas in containers differ by themselves.
     worker_name: str = field(default_factory=lambda: _str("WORKER_NAME", "worker@%h"))

@@ -8,7 +8,7 @@ workers = _s.web_workers
 # Threads overlap the waits on MongoDB and on publisher confirms, and the submits waiting at once
 # share one group commit: 16 rather than 4 about doubled POST /jobs at 64 connections (2 cores).
 worker_class = "gthread"
-threads = 16
+threads = _s.web_threads
 reload = _s.web_reload
 # No access log: formatting and writing a line per request, and supervisord copying it, cost about
 # a fifth of a refused request's CPU. GUNICORN_CMD_ARGS="--access-logfile -" turns it back on.
