@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.core import queues
+from services.core.broker import BROKER_ERRORS
 from services.core.celery_app import app
 from services.core.db import client
-from services.core.jobs.publisher import BROKER_ERRORS
 
 BROKER_CHECK_TIMEOUT = 2.0
 

@@ -15,8 +15,8 @@ from flask import Flask, Response, jsonify
 from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from services.core.broker import BROKER_ERRORS, BrokerUnavailable
 from services.core.config import settings
-from services.core.jobs.publisher import BROKER_ERRORS, BrokerUnavailable
 from services.core.jobs.submission import IdempotencyConflict, InvalidJob
 
 log = logging.getLogger(__name__)

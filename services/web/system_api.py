@@ -10,7 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from services.core import health
 from services.core.apikeys import Scope
-from services.core.jobs.publisher import BROKER_ERRORS
+from services.core.broker import BROKER_ERRORS
 from services.core.jobs.store import default_store
 from services.web import openapi
 from services.web.auth import public, requires

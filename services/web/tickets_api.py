@@ -9,8 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from services.core import clock
 from services.core.apikeys import Scope
+from services.core.broker import BrokerUnavailable
 from services.core.config import settings
-from services.core.jobs.publisher import BrokerUnavailable
 from services.core.tickets import assignment, dispatch, roster, stats
 from services.core.tickets.matching import parse_strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest

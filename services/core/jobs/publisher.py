@@ -12,27 +12,22 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import amqp
 from amqp.exceptions import AMQPError
 from celery import Celery
 from kombu import Connection
-from kombu.exceptions import KombuError
 from kombu.utils.uuid import uuid
 
 from services.core import queues
+from services.core.broker import BROKER_ERRORS, CONFIRM_TIMEOUT, BrokerUnavailable
 from services.core.celery_app import app as celery_app
 from services.core.jobs.limits import TimeLimits
 from services.core.process import per_process
 
 RUN_JOB = "switchboard.run_job"
-# How long the broker may take to confirm one call's messages before the call is a 503.
-CONFIRM_TIMEOUT = 5.0
-
-# What a broker that is down, unreachable or refusing raises through Celery and kombu.
-BROKER_ERRORS: tuple[type[Exception], ...] = (KombuError, OSError, ConnectionError)
 # py-amqp raises its own errors when used without kombu's wrapping, as here.
 _AMQP_FAILURES = (*BROKER_ERRORS, AMQPError)
 
@@ -41,14 +36,6 @@ Message = tuple[str, int, TimeLimits]
 _JOBS_QUEUE = next(queue for queue in queues.work_queues if queue.name == queues.JOBS)
 # What Celery's `persistent` delivery mode is on the wire: the broker keeps the message on disk.
 PERSISTENT = 2
-
-
-class BrokerUnavailable(Exception):
-    """The broker did not confirm a publish; `confirmed` names the jobs it did confirm."""
-
-    def __init__(self, message: str, confirmed: Collection[str] = ()) -> None:
-        super().__init__(message)
-        self.confirmed = frozenset(confirmed)
 
 
 class Publisher(Protocol):
