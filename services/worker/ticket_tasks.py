@@ -18,9 +18,11 @@ from services.core.tickets.store import default_store
 log = logging.getLogger(__name__)
 # A bad ASSIGNMENT_STRATEGY stops the worker at start rather than at the first ticket.
 STRATEGY = parse_strategy(settings().assignment_strategy)
-# Agents as this process last read them, to order candidates without a query per ticket.
-SNAPSHOT = Snapshot(max_age=0.25)
-QUEUE = QueueSnapshot(max_age=0.25)
+# Agents and waiting tickets as this process last read them, to pick candidates without a query
+# per message; read again once they are older than this (seconds).
+SNAPSHOT_AGE = 0.25
+SNAPSHOT = Snapshot(max_age=SNAPSHOT_AGE)
+QUEUE = QueueSnapshot(max_age=SNAPSHOT_AGE)
 # Pause before handing a message back while MongoDB is away, so it does not spin.
 REQUEUE_PAUSE = 1.0
 

@@ -12,12 +12,12 @@ from flask.testing import FlaskClient
 
 from services.core.apikeys import KeyStore, Scope
 from services.core.config import Settings
-from services.core.tickets import assignment, dispatch
-from services.core.tickets.matching import Strategy
+from services.core.tickets import dispatch
 from services.core.tickets.store import TicketStore
 from services.keys.__main__ import main as keys_cli
 from services.web.app import create_app
 from tests.unit.conftest import ClientFor
+from tests.unit.ticket_worker import TicketWorker
 
 AGENT = {"name": "Ada", "skills": [], "channels": {"text": {"capacity": 2}}}
 
@@ -121,7 +121,7 @@ def test_an_agent_key_acts_on_its_own_agent_and_tickets_only(
     ada = client.post("/agents", json=AGENT).get_json()["id"]
     bob = client.post("/agents", json={**AGENT, "name": "Bob"}).get_json()["id"]
     ticket = client.post("/tickets", json={"channel": "text"}).get_json()["id"]
-    assignment.assign(TicketStore(mongo), ticket, Strategy.LONGEST_IDLE)
+    TicketWorker(TicketStore(mongo)).assign(ticket)
     owner = client.get(f"/tickets/{ticket}").get_json()["agent_id"]
     other = bob if owner == ada else ada
     as_owner = client_for(Scope.TICKETS_AGENT, agent_id=owner)

@@ -6,8 +6,10 @@ import pytest
 from services.core.apikeys import Scope
 from services.core.broker import BrokerUnavailable
 from services.core.tickets import dispatch
+from services.core.tickets.assignment import Assigned
 from services.core.tickets.store import TicketStore
 from services.web import tickets_api
+from tests.unit.ticket_worker import TicketWorker
 
 
 @pytest.fixture
@@ -133,10 +135,7 @@ def test_lifecycle_conflicts_are_409(client, store, published):
     agent = client.post("/agents", json=AGENT).json
     ticket = client.post("/tickets", json={"channel": "text"}).json
     assert client.post(f"/tickets/{ticket['id']}/complete").status_code == 409  # still waiting
-    from services.core.tickets import assignment
-    from services.core.tickets.matching import Strategy
-
-    assignment.assign(store, ticket["id"], Strategy.LONGEST_IDLE)
+    TicketWorker(store).assign(ticket["id"])
     assert client.get(f"/agents/{agent['id']}").json["tickets"] == [ticket["id"]]
     lowered = client.patch(f"/agents/{agent['id']}", json={"channels": {"text": {"capacity": 0}}})
     assert lowered.status_code == 409
@@ -190,14 +189,12 @@ def test_a_broker_outage_is_503_and_leaves_no_ticket_to_serve(client, store, mon
 
 
 def test_completing_with_tickets_waiting_asks_the_agent_to_pull(client, store, published):
-    from services.core.tickets import assignment
-    from services.core.tickets.matching import Strategy
-
+    worker = TicketWorker(store)
     agent = client.post("/agents", json={**AGENT, "channels": {"text": {"capacity": 1}}}).json
     first = client.post("/tickets", json={"channel": "text"}).json
-    assignment.assign(store, first["id"], Strategy.LONGEST_IDLE)
+    worker.assign(first["id"])
     second = client.post("/tickets", json={"channel": "text"}).json
-    assert assignment.assign(store, second["id"], Strategy.LONGEST_IDLE).value == "waiting"
+    assert worker.assign(second["id"]) is Assigned.WAITING
     assert client.post(f"/tickets/{first['id']}/complete").status_code == 200
     assert published[-1] == (dispatch.AGENT_PULL, agent["id"])
 

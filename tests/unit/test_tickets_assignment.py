@@ -15,6 +15,7 @@ from services.core.tickets.matching import Strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest
 from services.core.tickets.states import TicketStatus
 from services.core.tickets.store import TicketStore, agent_to_api, new_ticket, ticket_to_api
+from tests.unit.ticket_worker import ManualClock, TicketWorker
 
 
 @pytest.fixture
@@ -23,6 +24,11 @@ def store():
     s = TicketStore(db)
     s.ensure_indexes()
     return s
+
+
+@pytest.fixture
+def worker(store):
+    return TicketWorker(store)
 
 
 def add_agent(store, name="a", skills=(), voice=1, text=0, status="available", idle_ago=0):
@@ -58,12 +64,12 @@ def assert_invariants(store, settled=True):
     assert check(*snapshot(store), settled=settled) == []
 
 
-def test_a_new_ticket_goes_to_the_longest_idle_eligible_agent(store):
+def test_a_new_ticket_goes_to_the_longest_idle_eligible_agent(store, worker):
     add_agent(store, "recent", ["en"], idle_ago=5)
     idle = add_agent(store, "idle", ["en"], idle_ago=60)
     add_agent(store, "idlest-but-french", ["fr"], idle_ago=600)
     tid = add_ticket(store, skills=["en"])
-    assert assignment.assign(store, tid, Strategy.LONGEST_IDLE) is Assigned.ASSIGNED
+    assert worker.assign(tid) is Assigned.ASSIGNED
     ticket = store.get_ticket(tid)
     assert (ticket["status"], ticket["agent_id"]) == ("assigned", idle)
     assert store.queue_entries() == []
@@ -73,81 +79,82 @@ def test_a_new_ticket_goes_to_the_longest_idle_eligible_agent(store):
 
 
 def test_least_busy_prefers_fewest_active_then_fewest_assigned(store):
+    worker = TicketWorker(store, Strategy.LEAST_BUSY)
     busy = add_agent(store, "busy", text=3)
     calm = add_agent(store, "calm", text=3)
     first = add_ticket(store, "text")
-    assert assignment.assign(store, first, Strategy.LEAST_BUSY) is Assigned.ASSIGNED
+    assert worker.assign(first) is Assigned.ASSIGNED
     first_agent = store.get_ticket(first)["agent_id"]
     second = add_ticket(store, "text")
-    assignment.assign(store, second, Strategy.LEAST_BUSY)
+    worker.assign(second)
     assert store.get_ticket(second)["agent_id"] != first_agent
     assert {first_agent, store.get_ticket(second)["agent_id"]} == {busy, calm}
 
 
-def test_no_eligible_agent_means_the_ticket_waits(store):
+def test_no_eligible_agent_means_the_ticket_waits(store, worker):
     add_agent(store, "away", ["en"], status="away")
     add_agent(store, "french", ["fr"])
     add_agent(store, "text only", ["en"], voice=0, text=2)
     tid = add_ticket(store, skills=["en"])
-    assert assignment.assign(store, tid, Strategy.LONGEST_IDLE) is Assigned.WAITING
+    assert worker.assign(tid) is Assigned.WAITING
     assert store.get_ticket(tid)["status"] == "waiting"
     assert [e["_id"] for e in store.queue_entries()] == [tid]
     assert_invariants(store)
 
 
-def test_capacity_is_never_exceeded(store):
+def test_capacity_is_never_exceeded(store, worker):
     aid = add_agent(store, text=2)
     tickets = [add_ticket(store, "text") for _ in range(4)]
-    outcomes = [assignment.assign(store, t, Strategy.LONGEST_IDLE) for t in tickets]
+    outcomes = [worker.assign(t) for t in tickets]
     assert outcomes.count(Assigned.ASSIGNED) == 2
     assert store.get_agent(aid)["free_text"] == 0
     assert_invariants(store)
 
 
-def test_completing_frees_capacity_and_the_agent_pulls_the_best_waiting_ticket(store):
+def test_completing_frees_capacity_and_the_agent_pulls_the_best_waiting_ticket(store, worker):
     aid = add_agent(store, skills=["en"], voice=1, text=1)
     busy_voice = add_ticket(store, "voice")
     busy_text = add_ticket(store, "text")
     for t in (busy_voice, busy_text):
-        assignment.assign(store, t, Strategy.LONGEST_IDLE)
+        worker.assign(t)
     old_text = add_ticket(store, "text", age=100)
     voice = add_ticket(store, "voice", age=10)
     urgent_fr = add_ticket(store, "voice", skills=["fr"], priority=9)
     for t in (old_text, voice, urgent_fr):
-        assert assignment.assign(store, t, Strategy.LONGEST_IDLE) is Assigned.WAITING
+        assert worker.assign(t) is Assigned.WAITING
     before = store.get_agent(aid)["last_freed_at"]
 
     done = assignment.finish(store, busy_voice, TicketStatus.COMPLETED)
     assert done is not None and done.released
     assert store.get_agent(aid)["last_freed_at"] >= before
-    assert assignment.pull(store, aid) == 1
+    assert worker.pull(aid) == 1
     assert store.get_ticket(voice)["status"] == "assigned"  # not the French one: no skill
     assert assignment.finish(store, busy_text, TicketStatus.CANCELLED).released
-    assert assignment.pull(store, aid) == 1
+    assert worker.pull(aid) == 1
     assert store.get_ticket(old_text)["status"] == "assigned"
     assert store.get_ticket(urgent_fr)["status"] == "waiting"
     assert_invariants(store)
 
 
-def test_pull_takes_voice_first_when_only_one_unit_is_free(store):
+def test_pull_takes_voice_first_when_only_one_unit_is_free(store, worker):
     aid = add_agent(store, voice=1, text=1, status="away")
     text = add_ticket(store, "text", age=50)
     voice = add_ticket(store, "voice")
     roster.change(store, aid, AgentPatch.model_validate({"channels": {"text": {"capacity": 0}}}))
     roster.change(store, aid, AgentPatch(status="available"))
-    assert assignment.pull(store, aid) == 1
+    assert worker.pull(aid) == 1
     assert store.get_ticket(voice)["status"] == "assigned"
     assert store.get_ticket(text)["status"] == "waiting"
 
 
-def test_away_agents_keep_their_tickets_but_get_no_new_ones(store):
+def test_away_agents_keep_their_tickets_but_get_no_new_ones(store, worker):
     aid = add_agent(store, text=2)
     first = add_ticket(store, "text")
-    assignment.assign(store, first, Strategy.LONGEST_IDLE)
+    worker.assign(first)
     roster.change(store, aid, AgentPatch(status="away"))
     second = add_ticket(store, "text")
-    assert assignment.assign(store, second, Strategy.LONGEST_IDLE) is Assigned.WAITING
-    assert assignment.pull(store, aid) == 0
+    assert worker.assign(second) is Assigned.WAITING
+    assert worker.pull(aid) == 0
     assert store.get_ticket(first)["status"] == "assigned"
     assert assignment.finish(store, first, TicketStatus.COMPLETED) is not None
     assert_invariants(store)
@@ -173,6 +180,33 @@ def test_a_ticket_taken_meanwhile_gives_the_reserved_capacity_back(store):
     assert_invariants(store)
 
 
+@pytest.mark.parametrize("serve", ["assign", "pull"])
+def test_a_commit_that_fails_gives_the_reserved_capacity_back(store, worker, monkeypatch, serve):
+    aid = add_agent(store)
+    tid = add_ticket(store)
+    reserve = store.reserve
+
+    def reserve_then_hang_up(agent_id, ticket):
+        reserved = reserve(agent_id, ticket)
+        assignment.finish(store, ticket["_id"], TicketStatus.CANCELLED)  # between the two steps
+        return reserved
+
+    monkeypatch.setattr(store, "reserve", reserve_then_hang_up)
+    if serve == "assign":
+        assert worker.assign(tid) is Assigned.GONE
+    else:
+        assert worker.pull(aid) == 0
+    agent = store.get_agent(aid)
+    assert (
+        agent["free_voice"],
+        agent["active_voice"],
+        agent["assigned_total"],
+        agent["holds"],
+    ) == (1, 0, 0, [])
+    assert store.get_ticket(tid)["status"] == "cancelled"
+    assert_invariants(store)
+
+
 def test_the_sweep_releases_a_reservation_left_by_a_dead_worker_and_voids_it(store):
     aid = add_agent(store)
     tid = add_ticket(store)
@@ -190,10 +224,10 @@ def test_the_sweep_releases_a_reservation_left_by_a_dead_worker_and_voids_it(sto
     assert_invariants(store)
 
 
-def test_the_sweep_releases_capacity_of_a_ticket_ended_before_its_release(store):
+def test_the_sweep_releases_capacity_of_a_ticket_ended_before_its_release(store, worker):
     aid = add_agent(store)
     tid = add_ticket(store)
-    assignment.assign(store, tid, Strategy.LONGEST_IDLE)
+    worker.assign(tid)
     store.finish(tid, TicketStatus.ASSIGNED, TicketStatus.COMPLETED)  # ...crash before release
     hold = parse_hold(store.get_ticket(tid)["hold"])
     old = new_hold(tid, "voice", clock.now() - timedelta(seconds=120))
@@ -205,10 +239,10 @@ def test_the_sweep_releases_capacity_of_a_ticket_ended_before_its_release(store)
     assert_invariants(store)
 
 
-def test_the_sweep_keeps_holds_of_assigned_tickets_and_drops_stale_queue_entries(store):
+def test_the_sweep_keeps_holds_of_assigned_tickets_and_drops_stale_queue_entries(store, worker):
     aid = add_agent(store)
     tid = add_ticket(store)
-    assignment.assign(store, tid, Strategy.LONGEST_IDLE)
+    worker.assign(tid)
     store.queue.insert_one(
         {
             "_id": tid,
@@ -231,10 +265,10 @@ def test_the_sweep_matches_tickets_whose_assign_message_was_lost(store):
     assert store.get_ticket(tid)["agent_id"] == aid
 
 
-def test_capacity_cannot_go_below_active(store):
+def test_capacity_cannot_go_below_active(store, worker):
     aid = add_agent(store, text=3)
     for _ in range(2):
-        assignment.assign(store, add_ticket(store, "text"), Strategy.LONGEST_IDLE)
+        worker.assign(add_ticket(store, "text"))
     with pytest.raises(roster.CapacityBelowActive):
         roster.change(
             store, aid, AgentPatch.model_validate({"channels": {"text": {"capacity": 1}}})
@@ -251,11 +285,11 @@ def test_capacity_cannot_go_below_active(store):
     assert_invariants(store)
 
 
-def test_ending_tickets_follows_the_state_machine(store):
+def test_ending_tickets_follows_the_state_machine(store, worker):
     add_agent(store)
     tid = add_ticket(store)
     assert assignment.finish(store, tid, TicketStatus.COMPLETED) is None  # waiting: not yet
-    assignment.assign(store, tid, Strategy.LONGEST_IDLE)
+    worker.assign(tid)
     assert assignment.finish(store, tid, TicketStatus.COMPLETED) is not None
     assert assignment.finish(store, tid, TicketStatus.COMPLETED) is None
     assert assignment.finish(store, tid, TicketStatus.CANCELLED) is None
@@ -266,16 +300,8 @@ def test_ending_tickets_follows_the_state_machine(store):
     assert_invariants(store)
 
 
-class FakeClock:
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        return self.t
-
-
 def test_a_snapshot_orders_candidates_and_stale_entries_only_cost_a_retry(store):
-    clock_ = FakeClock()
+    clock_ = ManualClock()
     snapshot = Snapshot(max_age=1.0, now=clock_)
     idlest = add_agent(store, "idlest", idle_ago=100)
     other = add_agent(store, "other", idle_ago=50)
@@ -297,7 +323,7 @@ def test_a_snapshot_orders_candidates_and_stale_entries_only_cost_a_retry(store)
 
 
 def test_a_pull_from_a_queue_snapshot_skips_entries_whose_ticket_moved_on(store):
-    clock_ = FakeClock()
+    clock_ = ManualClock()
     queue = QueueSnapshot(max_age=10.0, now=clock_)
     aid = add_agent(store, voice=1, status="away")
     gone = add_ticket(store, priority=9)
@@ -309,3 +335,42 @@ def test_a_pull_from_a_queue_snapshot_skips_entries_whose_ticket_moved_on(store)
     assert store.get_ticket(best)["agent_id"] == aid
     assert queue.servable(store, store.get_agent(aid), ["voice"], 10) == []
     assert_invariants(store)
+
+
+def test_a_snapshot_offers_eligible_agents_best_first(store):
+    idle = add_agent(store, "idle", ["en"], idle_ago=60)
+    recent = add_agent(store, "recent", ["en", "fr"], idle_ago=5)
+    add_agent(store, "away", ["en"], status="away", idle_ago=600)
+    add_agent(store, "text only", ["en"], voice=0, text=1, idle_ago=600)
+    snapshot = Snapshot(max_age=1.0, now=ManualClock())
+
+    def offered(skills, limit=5):
+        found = snapshot.candidates(store, "voice", skills, Strategy.LONGEST_IDLE, limit)
+        return [a["_id"] for a in found]
+
+    assert offered(["en"]) == [idle, recent]
+    assert offered(["fr"]) == [recent]
+    assert offered([], limit=1) == [idle]
+
+
+def test_a_snapshot_counts_what_its_process_took_and_refused_until_the_next_read(store, worker):
+    idlest = add_agent(store, "idlest", idle_ago=100)
+    other = add_agent(store, "other", idle_ago=50)
+    gone = add_agent(store, "gone", idle_ago=10)
+
+    def offered():
+        found = worker.snapshot.candidates(store, "voice", [], Strategy.LONGEST_IDLE, 5)
+        return [a["_id"] for a in found]
+
+    first = add_ticket(store)
+    assert worker.assign(first) is Assigned.ASSIGNED
+    assert store.get_ticket(first)["agent_id"] == idlest
+    assert offered() == [other, gone]  # the unit it took is not offered again
+    # Behind the snapshot's back `other` goes away: one refusal and it is not offered again.
+    store.agents.update_one({"_id": other}, {"$set": {"status": "away"}})
+    snapshot_assign = assignment.assign(
+        store, add_ticket(store), Strategy.LONGEST_IDLE, worker.snapshot
+    )
+    assert snapshot_assign is Assigned.ASSIGNED
+    assert offered() == []
+    assert store.get_agent(gone)["active_voice"] == 1

@@ -25,7 +25,14 @@ from services.core.tickets import matching
 from services.core.tickets.candidates import QueueSnapshot, Snapshot
 from services.core.tickets.holds import Hold, parse_hold
 from services.core.tickets.matching import Strategy
-from services.core.tickets.states import CHANNELS, AgentStatus, TicketStatus, free_field
+from services.core.tickets.states import (
+    CANCELLABLE,
+    CHANNELS,
+    FINISHED,
+    AgentStatus,
+    TicketStatus,
+    free_field,
+)
 from services.core.tickets.store import Doc, TicketStore
 
 log = logging.getLogger(__name__)
@@ -49,12 +56,10 @@ class Assigned(Enum):
     GONE = "gone"  # no longer waiting (taken, cancelled) or unknown
 
 
-def assign(
-    store: TicketStore, ticket_id: str, strategy: Strategy, snapshot: Snapshot | None = None
-) -> Assigned:
+def assign(store: TicketStore, ticket_id: str, strategy: Strategy, snapshot: Snapshot) -> Assigned:
     """Give a waiting ticket to the best eligible agent with free capacity, if there is one.
 
-    With a `snapshot`, candidates come from it rather than from a query over every agent.
+    Candidates come from the process's `snapshot` of the agents, not from a query per ticket.
     """
     for _ in range(ASSIGN_ROUNDS):
         ticket = store.get_ticket(ticket_id)
@@ -62,26 +67,31 @@ def assign(
             if ticket is not None:
                 store.dequeue(ticket_id)
             return Assigned.GONE
-        channel, skills = ticket["channel"], ticket["skills"]
-        if snapshot is None:
-            agents = store.eligible_agents(channel, skills, strategy, CANDIDATES)
-        else:
-            agents = snapshot.candidates(store, channel, skills, strategy, CANDIDATES)
+        agents = snapshot.candidates(
+            store, ticket["channel"], ticket["skills"], strategy, CANDIDATES
+        )
         if not agents:
             return Assigned.WAITING
-        for agent in agents:
-            reserved = store.reserve(agent["_id"], ticket)
-            if reserved is None:
-                # Taken by someone else since the read: try the next best.
-                if snapshot is not None:
-                    snapshot.refused(agent["_id"], channel)
-                continue
-            if snapshot is not None:
-                snapshot.took(agent["_id"], channel)
-            if _commit(store, ticket, agent["_id"], reserved[0]):
-                return Assigned.ASSIGNED
-            break  # the ticket changed: read it again
+        if _assign_to_first(store, snapshot, ticket, agents):
+            return Assigned.ASSIGNED
+        # Every candidate was taken, or the ticket changed: read both again.
     return Assigned.WAITING
+
+
+def _assign_to_first(
+    store: TicketStore, snapshot: Snapshot, ticket: Doc, agents: list[Doc]
+) -> bool:
+    """Reserve the first candidate still eligible and commit; whether the ticket is assigned."""
+    channel = ticket["channel"]
+    for agent in agents:
+        reserved = store.reserve(agent["_id"], ticket)
+        if reserved is None:
+            # Taken by someone else since the read: try the next best.
+            snapshot.refused(agent["_id"], channel)
+            continue
+        snapshot.took(agent["_id"], channel)
+        return _commit(store, ticket, agent["_id"], reserved[0])
+    return False
 
 
 def _commit(store: TicketStore, ticket: Doc, agent_id: str, hold: Hold) -> bool:
@@ -92,42 +102,28 @@ def _commit(store: TicketStore, ticket: Doc, agent_id: str, hold: Hold) -> bool:
     return True
 
 
-def pull(store: TicketStore, agent_id: str, queue: QueueSnapshot | None = None) -> int:
+def pull(store: TicketStore, agent_id: str, queue: QueueSnapshot) -> int:
     """Fill the agent's free capacity with the best waiting tickets it may take; how many.
 
-    With a `queue` snapshot, candidates come from it rather than from queries over the queue.
+    Candidates come from the `queue` snapshot, not from queries over the queue.
     """
     taken = 0
     agent = store.get_agent(agent_id)
     for _ in range(PULL_ROUNDS):
-        if agent is None or not _free_channels(agent):
-            break
         channels = _free_channels(agent)
-        if queue is None:
-            entries = store.servable(agent, channels, PULL_BATCH, store.queued_skills())
-        else:
-            entries = queue.servable(store, agent, channels, PULL_BATCH)
-        changed = False
-        for entry in entries:
-            if entry["channel"] not in _free_channels(agent):
-                continue
-            tried = _try_entry(store, agent_id, entry)
-            if queue is not None and (tried is None or tried.taken or tried.gone):
-                queue.drop(entry["_id"])
-            if tried is None:
-                continue
-            changed = True
-            taken += tried.taken
-            agent = tried.agent
-            if agent is None or not _free_channels(agent):
-                break
-        if not changed:
+        if agent is None or not channels:
+            break
+        entries = queue.servable(store, agent, channels, PULL_BATCH)
+        tried = _pull_round(store, agent, entries, queue)
+        if tried is None:
             break  # nothing this agent can take now
+        taken += tried.taken
+        agent = tried.agent
     return taken
 
 
-def _free_channels(agent: Doc) -> list[str]:
-    if agent["status"] != AgentStatus.AVAILABLE:
+def _free_channels(agent: Doc | None) -> list[str]:
+    if agent is None or agent["status"] != AgentStatus.AVAILABLE:
         return []
     return [c.value for c in CHANNELS if agent[free_field(c)] > 0]
 
@@ -137,6 +133,27 @@ class _Tried:
     taken: int
     agent: Doc | None  # the agent as it now is, when known
     gone: bool = False  # the ticket is no longer waiting
+
+
+def _pull_round(
+    store: TicketStore, agent: Doc, entries: list[Doc], queue: QueueSnapshot
+) -> _Tried | None:
+    """Try the entries in order while the agent has room; None when nothing changed."""
+    agent_id = agent["_id"]
+    current: Doc | None = agent
+    taken, changed = 0, False
+    for entry in entries:
+        if entry["channel"] not in _free_channels(current):
+            continue
+        tried = _try_entry(store, agent_id, entry)
+        if tried is None or tried.taken or tried.gone:
+            queue.drop(entry["_id"])
+        if tried is None:
+            continue
+        changed, taken, current = True, taken + tried.taken, tried.agent
+        if not _free_channels(current):
+            break
+    return _Tried(taken, current) if changed else None
 
 
 def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
@@ -175,9 +192,7 @@ class Finished:
 
 def finish(store: TicketStore, ticket_id: str, becomes: TicketStatus) -> Finished | None:
     """Complete or cancel a ticket and give its agent the capacity back; None if not allowed."""
-    sources: tuple[TicketStatus, ...] = (TicketStatus.ASSIGNED,)
-    if becomes is TicketStatus.CANCELLED:
-        sources = (TicketStatus.WAITING, TicketStatus.ASSIGNED)
+    sources = CANCELLABLE if becomes is TicketStatus.CANCELLED else (TicketStatus.ASSIGNED,)
     for was in sources:
         doc = store.finish(ticket_id, was, becomes)
         if doc is None:
@@ -231,10 +246,7 @@ def _repair_hold(store: TicketStore, agent_id: str, hold: Hold) -> bool:
         and ticket["hold"] == str(hold)
     ):
         return False  # the ticket holds it: in use
-    finished = ticket is not None and ticket["status"] in (
-        TicketStatus.COMPLETED,
-        TicketStatus.CANCELLED,
-    )
+    finished = ticket is not None and ticket["status"] in FINISHED
     released = store.release(agent_id, hold, finished=finished)
     if released:
         log.warning("released a hold left behind: agent %s, %s", agent_id, hold)

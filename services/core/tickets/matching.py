@@ -1,7 +1,8 @@
-"""Who may take which ticket, in what order: pure rules shared by the store's queries and tests.
+"""Who may take which ticket, in what order: pure rules over plain documents.
 
-The store turns these rules into MongoDB filters and sorts; the same rules as Python functions
-let the tests check the queries, and the invariant checker judge a snapshot.
+The snapshots (`candidates`) and the sweep order agents and tickets with the Python forms; the
+reservation's filter (`eligible_filter`) and the queue's order (`WAITING_SORT`) are the same
+rules as MongoDB queries, so a stale snapshot can only propose what the database then refuses.
 """
 
 from __future__ import annotations
@@ -63,25 +64,11 @@ def eligible_filter(channel: str, skills: Sequence[str]) -> dict[str, Any]:
     return query
 
 
-def agent_sort(strategy: Strategy, channel: str) -> SortSpec:
-    """Best agent first; `_id` last so that equal agents come in a stable order."""
-    if strategy is Strategy.LONGEST_IDLE:
-        return [("last_freed_at", ASCENDING), ("_id", ASCENDING)]
-    return [(active_field(channel), ASCENDING), ("assigned_total", ASCENDING), ("_id", ASCENDING)]
-
-
 def agent_key(strategy: Strategy, channel: str) -> Any:
-    """`agent_sort` as a Python sort key."""
+    """Best agent first; `_id` last so that equal agents come in a stable order."""
     if strategy is Strategy.LONGEST_IDLE:
         return lambda a: (a["last_freed_at"], a["_id"])
     return lambda a: (a[active_field(channel)], a["assigned_total"], a["_id"])
-
-
-def best_agent(
-    agents: Iterable[Doc], channel: str, skills: Sequence[str], strategy: Strategy
-) -> Doc | None:
-    eligible = [a for a in agents if is_eligible(a, channel, skills)]
-    return min(eligible, key=agent_key(strategy, channel), default=None)
 
 
 # -- tickets for an agent --------------------------------------------------------------------------
@@ -103,23 +90,6 @@ WAITING_SORT: SortSpec = [
 def waiting_key(ticket: Doc) -> tuple[int, int, datetime, str]:
     """`WAITING_SORT` as a Python sort key."""
     return (-ticket["priority"], ticket["rank"], ticket["created_at"], ticket["_id"])
-
-
-def servable_filter(
-    channels: Sequence[str], agent_skills: Iterable[str], known_skills: Iterable[str]
-) -> dict[str, Any]:
-    """Waiting tickets on `channels` that ask for no skill the agent lacks.
-
-    "Every skill of the ticket is one of the agent's" has no portable query form (FerretDB
-    mishandles `$not`/`$elemMatch`), so it is asked as "none of the skills the agent lacks",
-    over the skills the queue is known to hold. A ticket with a skill that appeared since is
-    let through here and refused by `has_skills` and the reservation's own filter.
-    """
-    lacking = sorted(set(known_skills) - set(agent_skills))
-    query: dict[str, Any] = {"channel": {"$in": list(channels)}}
-    if lacking:
-        query["skills"] = {"$nin": lacking}
-    return query
 
 
 def best_ticket(tickets: Iterable[Doc], agent: Doc) -> Doc | None:

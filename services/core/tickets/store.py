@@ -24,7 +24,6 @@ from services.core import clock, jsonfield, recent
 from services.core.config import settings
 from services.core.tickets import matching
 from services.core.tickets.holds import Hold, new_hold
-from services.core.tickets.matching import Strategy
 from services.core.tickets.states import (
     CHANNELS,
     FINISHED,
@@ -165,15 +164,6 @@ class TicketStore:
             query["_id"] = {"$gt": cursor}
         agents = self.agents.find(query).sort("_id", ASCENDING).limit(limit + 1)
         return recent.bounded(agents, limit, None)
-
-    def eligible_agents(
-        self, channel: str, skills: Sequence[str], strategy: Strategy, limit: int
-    ) -> list[Doc]:
-        """The best few agents for a ticket, best first."""
-        query = matching.eligible_filter(channel, skills)
-        return list(
-            self.agents.find(query).sort(matching.agent_sort(strategy, channel)).limit(limit)
-        )
 
     def reserve(self, agent_id: str, ticket: Doc) -> tuple[Hold, Doc] | None:
         """Take one unit of the agent's capacity for the ticket, if the agent is still eligible.
@@ -339,20 +329,6 @@ class TicketStore:
 
     def queue_entries(self) -> list[Doc]:
         return list(self.queue.find({}).sort(matching.WAITING_SORT))
-
-    def queued_skills(self) -> list[str]:
-        return list(self.queue.distinct("skills"))
-
-    def servable(
-        self, agent: Doc, channels: Sequence[str], limit: int, known_skills: Sequence[str]
-    ) -> list[Doc]:
-        """The best few queue entries the agent could take, best first.
-
-        `known_skills`: skills in the queue (`queued_skills`), possibly a little stale.
-        """
-        query = matching.servable_filter(channels, agent["skills"], known_skills)
-        entries = self.queue.find(query).sort(matching.WAITING_SORT).limit(limit)
-        return [e for e in entries if matching.has_skills(agent["skills"], e["skills"])]
 
 
 def default_store() -> TicketStore:
