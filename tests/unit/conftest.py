@@ -27,7 +27,7 @@ registry.load()
 
 @pytest.fixture
 def mongo(monkeypatch: pytest.MonkeyPatch) -> mongomock.Database:
-    database = mongomock.MongoClient(tz_aware=True)["switchboard_unit"]
+    database: mongomock.Database = mongomock.MongoClient(tz_aware=True)["switchboard_unit"]
     monkeypatch.setattr(db, "database", lambda: database)
     return database
 

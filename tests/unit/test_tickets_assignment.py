@@ -13,14 +13,14 @@ from services.core.tickets.holds import new_hold, parse_hold
 from services.core.tickets.invariants import check
 from services.core.tickets.matching import Strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest
-from services.core.tickets.states import TicketStatus
+from services.core.tickets.states import AgentStatus, TicketStatus
 from services.core.tickets.store import TicketStore, agent_to_api, new_ticket, ticket_to_api
 from tests.unit.ticket_worker import ManualClock, TicketWorker
 
 
 @pytest.fixture
 def store():
-    db = mongomock.MongoClient(tz_aware=True)["test"]
+    db: mongomock.Database = mongomock.MongoClient(tz_aware=True)["test"]
     s = TicketStore(db)
     s.ensure_indexes()
     return s
@@ -61,7 +61,8 @@ def snapshot(store):
 
 
 def assert_invariants(store, settled=True):
-    assert check(*snapshot(store), settled=settled) == []
+    agents, tickets = snapshot(store)
+    assert check(agents, tickets, settled=settled) == []
 
 
 def test_a_new_ticket_goes_to_the_longest_idle_eligible_agent(store, worker):
@@ -129,7 +130,8 @@ def test_completing_frees_capacity_and_the_agent_pulls_the_best_waiting_ticket(s
     assert store.get_agent(aid)["last_freed_at"] >= before
     assert worker.pull(aid) == 1
     assert store.get_ticket(voice)["status"] == "assigned"  # not the French one: no skill
-    assert assignment.finish(store, busy_text, TicketStatus.CANCELLED).released
+    done = assignment.finish(store, busy_text, TicketStatus.CANCELLED)
+    assert done is not None and done.released
     assert worker.pull(aid) == 1
     assert store.get_ticket(old_text)["status"] == "assigned"
     assert store.get_ticket(urgent_fr)["status"] == "waiting"
@@ -141,7 +143,7 @@ def test_pull_takes_voice_first_when_only_one_unit_is_free(store, worker):
     text = add_ticket(store, "text", age=50)
     voice = add_ticket(store, "voice")
     roster.change(store, aid, AgentPatch.model_validate({"channels": {"text": {"capacity": 0}}}))
-    roster.change(store, aid, AgentPatch(status="available"))
+    roster.change(store, aid, AgentPatch(status=AgentStatus.AVAILABLE))
     assert worker.pull(aid) == 1
     assert store.get_ticket(voice)["status"] == "assigned"
     assert store.get_ticket(text)["status"] == "waiting"
@@ -151,7 +153,7 @@ def test_away_agents_keep_their_tickets_but_get_no_new_ones(store, worker):
     aid = add_agent(store, text=2)
     first = add_ticket(store, "text")
     worker.assign(first)
-    roster.change(store, aid, AgentPatch(status="away"))
+    roster.change(store, aid, AgentPatch(status=AgentStatus.AWAY))
     second = add_ticket(store, "text")
     assert worker.assign(second) is Assigned.WAITING
     assert worker.pull(aid) == 0
@@ -212,7 +214,8 @@ def test_the_sweep_releases_a_reservation_left_by_a_dead_worker_and_voids_it(sto
     tid = add_ticket(store)
     ticket = store.get_ticket(tid)
     hold, _ = store.reserve(aid, ticket)  # ...and the worker dies here
-    assert check(*snapshot(store), settled=True) != []
+    agents, tickets = snapshot(store)
+    assert check(agents, tickets, settled=True) != []
     assert assignment.sweep(store, hold_grace=60).holds_released == 0  # too young to judge
     old = new_hold(tid, "voice", clock.now() - timedelta(seconds=120))
     store.agents.update_one({"_id": aid}, {"$set": {"holds": [str(old)]}})
@@ -273,15 +276,19 @@ def test_capacity_cannot_go_below_active(store, worker):
         roster.change(
             store, aid, AgentPatch.model_validate({"channels": {"text": {"capacity": 1}}})
         )
-    doc, more = roster.change(
+    changed = roster.change(
         store, aid, AgentPatch.model_validate({"channels": {"text": {"capacity": 2}}})
     )
+    assert changed is not None
+    doc, more = changed
     assert (doc["capacity_text"], doc["active_text"], doc["free_text"], more) == (2, 2, 0, False)
-    doc, more = roster.change(
+    changed = roster.change(
         store, aid, AgentPatch.model_validate({"channels": {"text": {"capacity": 5}}})
     )
+    assert changed is not None
+    doc, more = changed
     assert (doc["free_text"], more) == (3, True)
-    assert roster.change(store, "nobody", AgentPatch(status="away")) is None
+    assert roster.change(store, "nobody", AgentPatch(status=AgentStatus.AWAY)) is None
     assert_invariants(store)
 
 
@@ -330,7 +337,7 @@ def test_a_pull_from_a_queue_snapshot_skips_entries_whose_ticket_moved_on(store)
     best = add_ticket(store, priority=5)
     queue.servable(store, store.get_agent(aid), ["voice"], 10)  # read now, before the cancel
     assignment.finish(store, gone, TicketStatus.CANCELLED)
-    roster.change(store, aid, AgentPatch(status="available"))
+    roster.change(store, aid, AgentPatch(status=AgentStatus.AVAILABLE))
     assert assignment.pull(store, aid, queue) == 1
     assert store.get_ticket(best)["agent_id"] == aid
     assert queue.servable(store, store.get_agent(aid), ["voice"], 10) == []
