@@ -9,9 +9,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from services.core import clock
 from services.core.apikeys import Scope
-from services.core.broker import BrokerUnavailable
 from services.core.config import settings
-from services.core.tickets import assignment, dispatch, roster, stats
+from services.core.tickets import closing, dispatch, intake, roster, stats
 from services.core.tickets.matching import parse_strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
@@ -20,7 +19,6 @@ from services.core.tickets.store import (
     TicketStore,
     agent_to_api,
     default_store,
-    new_ticket,
     ticket_to_api,
 )
 from services.web.auth import check_agent, check_ticket, current_key, forbid, requires
@@ -111,18 +109,7 @@ def patch_agent(agent_id: str) -> Response:
 @bp.post("/tickets")
 @requires(Scope.TICKETS_WRITE)
 def create_ticket() -> Response:
-    ticket = validated(TicketRequest, json_object())
-    store = default_store()
-    doc = new_ticket(ticket.channel.value, ticket.skills, ticket.priority, ticket.data)
-    store.insert_ticket(doc)
-    try:
-        dispatch.publish_assign(doc["_id"], doc["priority"])
-    except BrokerUnavailable:
-        # The client is told 503 and will try again: this one must not be served twice. Only a
-        # sweep that assigned it meanwhile keeps it, and then it is accepted after all.
-        if assignment.withdraw(store, doc["_id"]):
-            raise
-        doc = _ticket_or_404(store, doc["_id"])
+    doc = intake.submit(default_store(), validated(TicketRequest, json_object()))
     return located(ticket_to_api(doc), 202, f"/tickets/{doc['_id']}")
 
 
@@ -166,17 +153,13 @@ def _end(ticket_id: str, becomes: TicketStatus) -> Response:
     store = default_store()
     if not current_key().allows(Scope.TICKETS_WRITE):
         _ticket_or_404(store, ticket_id)
-    finished = assignment.finish(store, ticket_id, becomes)
+    finished = closing.close(store, ticket_id, becomes)
     if finished is None:
         current = _ticket_or_404(store, ticket_id)
         verb = "completed" if becomes is TicketStatus.COMPLETED else "cancelled"
         raise ApiError(
             409, f"a {current['status']} ticket cannot be {verb}", ticket=ticket_to_api(current)
         )
-    # With nothing waiting there is nothing to pull; a ticket queued after this check is matched
-    # by its own assignment, which runs after the capacity was given back.
-    if finished.released and store.has_waiting():
-        dispatch.nudge_pull(finished.ticket["agent_id"])
     return jsonify(ticket_to_api(finished.ticket))
 
 

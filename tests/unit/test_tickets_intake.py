@@ -1,0 +1,108 @@
+"""Submitting and ending tickets in core: record, publish, withdraw; release, then a pull."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import mongomock
+import pytest
+
+from services.core.broker import BrokerUnavailable
+from services.core.tickets import closing, dispatch, intake, roster
+from services.core.tickets.requests import AgentRequest, TicketRequest
+from services.core.tickets.states import Channel, TicketStatus
+from services.core.tickets.store import TicketStore
+from tests.unit.ticket_worker import TicketWorker
+
+Sent = list[tuple[str, str, int]]
+
+
+@pytest.fixture
+def store() -> TicketStore:
+    return TicketStore(mongomock.MongoClient(tz_aware=True)["test"])
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> Sent:
+    sent: Sent = []
+    monkeypatch.setattr(dispatch, "_send", lambda task, arg, pri: sent.append((task, arg, pri)))
+    return sent
+
+
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[str], None]], None]:
+    """Make every publish fail, after `meanwhile(ticket_id)` has run."""
+
+    def down(meanwhile: Callable[[str], None]) -> None:
+        def refuse(_task: str, arg: str, _priority: int) -> None:
+            meanwhile(arg)
+            raise BrokerUnavailable("connection refused")
+
+        monkeypatch.setattr(dispatch, "_send", refuse)
+
+    return down
+
+
+def add_agent(store: TicketStore, text: int = 1) -> str:
+    request = AgentRequest.model_validate({"name": "a", "channels": {"text": {"capacity": text}}})
+    return str(roster.create(store, request)["_id"])
+
+
+def text_ticket(priority: int = 5) -> TicketRequest:
+    return TicketRequest(channel=Channel.TEXT, priority=priority)
+
+
+def test_a_ticket_is_recorded_waiting_then_its_assignment_published(store, published):
+    doc = intake.submit(store, text_ticket(priority=7))
+    assert store.get_ticket(doc["_id"]) == doc
+    assert doc["status"] == "waiting"
+    assert [e["_id"] for e in store.queue_entries()] == [doc["_id"]]
+    assert published == [(dispatch.ASSIGN_TICKET, doc["_id"], 7)]
+
+
+def test_a_failed_publish_withdraws_the_ticket_and_raises(store, broker_down):
+    broker_down(lambda _ticket_id: None)
+    with pytest.raises(BrokerUnavailable):
+        intake.submit(store, text_ticket())
+    assert [t["status"] for t in store.tickets.find({})] == ["cancelled"]
+    assert store.queue_entries() == []
+
+
+def test_a_ticket_assigned_before_its_publish_failed_is_accepted(store, broker_down):
+    aid = add_agent(store)
+    worker = TicketWorker(store)
+    broker_down(worker.assign)  # a sweep matched it while the broker was refusing
+    doc = intake.submit(store, text_ticket())
+    assert (doc["status"], doc["agent_id"]) == ("assigned", aid)
+    assert store.get_ticket(doc["_id"]) == doc
+
+
+def test_ending_an_assigned_ticket_asks_its_agent_to_pull_when_tickets_wait(store, published):
+    aid = add_agent(store)
+    worker = TicketWorker(store)
+    first = intake.submit(store, text_ticket())["_id"]
+    worker.assign(first)
+    waiting = intake.submit(store, text_ticket())["_id"]
+    published.clear()
+    done = closing.close(store, first, TicketStatus.COMPLETED)
+    assert done is not None and done.released
+    assert published == [(dispatch.AGENT_PULL, aid, dispatch.PULL_PRIORITY)]
+    assert store.get_agent(aid)["free_text"] == 1
+    assert store.get_ticket(waiting)["status"] == "waiting"
+
+
+def test_no_pull_when_nothing_waits_or_no_capacity_came_back(store, published):
+    add_agent(store)
+    worker = TicketWorker(store)
+    assigned = intake.submit(store, text_ticket())["_id"]
+    worker.assign(assigned)
+    waiting = intake.submit(store, text_ticket())["_id"]
+    other = intake.submit(store, text_ticket())["_id"]
+    published.clear()
+    cancelled = closing.close(store, waiting, TicketStatus.CANCELLED)  # it held no capacity
+    assert cancelled is not None and not cancelled.released
+    assert closing.close(store, other, TicketStatus.COMPLETED) is None  # waiting: not allowed
+    assert closing.close(store, other, TicketStatus.CANCELLED) is not None
+    done = closing.close(store, assigned, TicketStatus.COMPLETED)  # nothing waits any more
+    assert done is not None and done.released
+    assert published == []
