@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from services.core import clock
 from services.core.apikeys import Scope
 from services.core.config import settings
-from services.core.tickets import closing, dispatch, intake, roster, stats
+from services.core.tickets import closing, intake, roster, staffing, stats
 from services.core.tickets.matching import parse_strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
@@ -56,9 +56,7 @@ def _ticket_or_404(store: TicketStore, ticket_id: str) -> Doc:
 @bp.post("/agents")
 @requires(Scope.ADMIN)
 def create_agent() -> Response:
-    doc = roster.create(default_store(), validated(AgentRequest, json_object()))
-    if doc["status"] == AgentStatus.AVAILABLE:
-        dispatch.nudge_pull(doc["_id"])
+    doc = staffing.enroll(default_store(), validated(AgentRequest, json_object()))
     return located(agent_to_api(doc), 201, f"/agents/{doc['_id']}")
 
 
@@ -90,17 +88,14 @@ def patch_agent(agent_id: str) -> Response:
         if patch.model_fields_set - {"status"}:
             raise forbid(Scope.ADMIN, "an agent's key may change only its status")
     try:
-        changed = roster.change(default_store(), agent_id, patch)
+        changed = staffing.update(default_store(), agent_id, patch)
     except roster.CapacityBelowActive as exc:
         raise ApiError(
             409, str(exc), field=f"channels.{exc.channel}.capacity", active=exc.active
         ) from exc
     except roster.AgentBusy as exc:
         raise ApiError(409, "the agent kept changing; try again") from exc
-    doc, may_take_more = found(changed, "agent", agent_id)
-    if may_take_more:
-        dispatch.nudge_pull(agent_id)
-    return jsonify(agent_to_api(doc))
+    return jsonify(agent_to_api(found(changed, "agent", agent_id)))
 
 
 # -- tickets ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Submitting and ending tickets in core: record, publish, withdraw; release, then a pull."""
+"""What the API's writes do in core: submit, close, add and change agents, and what they publish."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import mongomock
 import pytest
 
 from services.core.broker import BrokerUnavailable
-from services.core.tickets import closing, dispatch, intake, roster
-from services.core.tickets.requests import AgentRequest, TicketRequest
-from services.core.tickets.states import Channel, TicketStatus
+from services.core.tickets import closing, dispatch, intake, roster, staffing
+from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
+from services.core.tickets.states import AgentStatus, Channel, TicketStatus
 from services.core.tickets.store import TicketStore
 from tests.unit.ticket_worker import TicketWorker
 
@@ -43,9 +43,14 @@ def broker_down(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[str], No
     return down
 
 
-def add_agent(store: TicketStore, text: int = 1) -> str:
-    request = AgentRequest.model_validate({"name": "a", "channels": {"text": {"capacity": text}}})
-    return str(roster.create(store, request)["_id"])
+def agent_request(status: str = "available") -> AgentRequest:
+    return AgentRequest.model_validate(
+        {"name": "a", "channels": {"text": {"capacity": 1}}, "status": status}
+    )
+
+
+def add_agent(store: TicketStore) -> str:
+    return str(roster.create(store, agent_request())["_id"])
 
 
 def text_ticket(priority: int = 5) -> TicketRequest:
@@ -106,3 +111,22 @@ def test_no_pull_when_nothing_waits_or_no_capacity_came_back(store, published):
     done = closing.close(store, assigned, TicketStatus.COMPLETED)  # nothing waits any more
     assert done is not None and done.released
     assert published == []
+
+
+def test_an_agent_added_available_is_asked_to_pull_and_one_added_away_is_not(store, published):
+    ready = staffing.enroll(store, agent_request())
+    staffing.enroll(store, agent_request("away"))
+    assert published == [(dispatch.AGENT_PULL, ready["_id"], dispatch.PULL_PRIORITY)]
+    assert len(store.all_agents()) == 2
+
+
+def test_an_agent_is_asked_to_pull_only_when_a_change_lets_it_take_more(store, published):
+    aid = str(staffing.enroll(store, agent_request("away"))["_id"])
+    renamed = staffing.update(store, aid, AgentPatch(name="Bea"))
+    assert renamed is not None and renamed["name"] == "Bea"
+    assert published == []
+    back = staffing.update(store, aid, AgentPatch(status=AgentStatus.AVAILABLE))
+    assert back is not None and back["status"] == "available"
+    assert published == [(dispatch.AGENT_PULL, aid, dispatch.PULL_PRIORITY)]
+    assert staffing.update(store, "nobody", AgentPatch(status=AgentStatus.AVAILABLE)) is None
+    assert len(published) == 1
