@@ -30,6 +30,9 @@ from services.core.jobs.tally import Tally
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 MAX_ERRORS_KEPT = 20
+EXPIRY_INDEX = "finished_expiry"
+# What retention deletes: not `failed`, which waits in the dead-letter list to be handled.
+EXPIRE = (JobStatus.SUCCEEDED, JobStatus.CANCELLED)
 TIMESTAMPS = ("run_at", "created_at", "queued_at", "started_at", "finished_at", "updated_at")
 _AFTER = ReturnDocument.AFTER
 
@@ -131,6 +134,30 @@ class JobStore:
                 [(field, ASCENDING)],
                 name=f"{status.value}_by_{field}",
                 partialFilterExpression={"status": status.value},
+            )
+        self.ensure_retention(settings().job_retention)
+
+    def ensure_retention(self, seconds: float) -> None:
+        """Succeeded and cancelled jobs expire `seconds` after they finished, by the server's
+        TTL monitor (about once a minute); failed jobs, the dead letters, stay until retried.
+        A changed retention is applied to the existing index; 0 drops it and keeps every job."""
+        current = next((i for i in self.jobs.list_indexes() if i["name"] == EXPIRY_INDEX), None)
+        if seconds <= 0:
+            if current is not None:
+                self.jobs.drop_index(EXPIRY_INDEX)
+            return
+        if current is None:
+            self.jobs.create_index(
+                [("finished_at", ASCENDING)],
+                name=EXPIRY_INDEX,
+                expireAfterSeconds=int(seconds),
+                partialFilterExpression={"status": _statuses(EXPIRE)},
+            )
+        elif current.get("expireAfterSeconds") != int(seconds):
+            self.jobs.database.command(
+                "collMod",
+                self.jobs.name,
+                index={"name": EXPIRY_INDEX, "expireAfterSeconds": int(seconds)},
             )
 
     # -- reads ------------------------------------------------------------------------------------
