@@ -321,3 +321,9 @@ def test_a_delayed_job_runs_once_its_time_has_come(api: Api) -> None:
     )
     assert run_at <= queued_at <= started_at
     assert done["attempts"] == 1
+
+
+def test_a_read_can_wait_for_the_job_to_finish(api: Api) -> None:
+    job = api.submit("sleep", {"seconds": 1})
+    reply = api.get(f"/jobs/{job['id']}?wait=20")
+    assert reply.status == 200 and reply.json["status"] == "succeeded"

@@ -168,6 +168,10 @@ class JobStore:
     def get_by_idempotency_key(self, key: str) -> Doc | None:
         return self.jobs.find_one({"idempotency_key": key})
 
+    def finished_among(self, job_ids: list[str]) -> list[Doc]:
+        """Those of the jobs that have finished."""
+        return list(self.jobs.find({"_id": {"$in": job_ids}, "status": _statuses(FINISHED)}))
+
     def page(
         self,
         status: str | None,
