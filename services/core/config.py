@@ -54,6 +54,17 @@ class Settings:
     # A pending job older than this was left behind by a publish that never completed.
     outbox_grace: float = field(default_factory=lambda: _float("OUTBOX_GRACE", 5.0))
     # How often beat runs the relay (pending jobs, due retries) and the stale sweep.
+    # Succeeded and cancelled jobs are deleted this many seconds after they finished (a TTL
+    # index); failed jobs, the dead letters, stay until retried. 0 keeps every job for ever.
+    job_retention: float = field(default_factory=lambda: _float("JOB_RETENTION", 7 * 86400.0))
+    # GET /jobs/<id>?wait=N: the longest N, how often a web process checks its waiting jobs
+    # (one query for all of them), and how many requests may wait at once per web process (each
+    # holds a request thread; by default half of them).
+    wait_max_seconds: int = field(default_factory=lambda: _int("JOB_WAIT_MAX", 30))
+    wait_poll_interval: float = field(default_factory=lambda: _float("JOB_WAIT_POLL", 0.2))
+    wait_max_requests: int = field(
+        default_factory=lambda: _int("JOB_WAIT_MAX_REQUESTS", max(_int("WEB_THREADS", 16) // 2, 1))
+    )
     dispatch_interval: float = field(default_factory=lambda: _float("DISPATCH_INTERVAL", 1.0))
     sweep_interval: float = field(default_factory=lambda: _float("SWEEP_INTERVAL", 10.0))
     job_modules: tuple[str, ...] = field(

@@ -7,9 +7,10 @@ from flask import Blueprint, Response, jsonify, request
 from services.core.apikeys import Scope
 from services.core.config import settings
 from services.core.jobs.dispatch import redispatch
-from services.core.jobs.states import JobStatus
+from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, default_store, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
+from services.core.jobs.waiting import default_waiters
 from services.web.auth import check_job, current_key, requires
 from services.web.errors import ApiError, found, located
 from services.web.parsing import idempotency_key, int_arg, json_object
@@ -72,7 +73,13 @@ def create_jobs() -> Response:
 @bp.get("/jobs/<string(length=24):job_id>")
 @requires(Scope.JOBS_READ, Scope.JOBS_WRITE)
 def get_job(job_id: str) -> Response:
-    return jsonify(to_api(_job_or_404(default_store(), job_id)))
+    wait = int_arg("wait", 0, 0, settings().wait_max_seconds)
+    store = default_store()
+    doc = _job_or_404(store, job_id)
+    if wait and JobStatus(doc["status"]) not in FINISHED:
+        # Not finished: wait for it, or for `wait` seconds and answer with the job as it is then.
+        doc = default_waiters().wait(job_id, wait) or _job_or_404(store, job_id)
+    return jsonify(to_api(doc))
 
 
 @bp.get("/jobs")

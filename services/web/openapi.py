@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from services.core.config import settings
 from services.core.jobs import registry
 from services.core.jobs.states import JobStatus
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
@@ -164,6 +165,17 @@ def _limit(default: int) -> Schema:
 CURSOR = param("cursor", about="`next` of the previous page")
 
 
+def _wait() -> Schema:
+    longest = settings().wait_max_seconds
+    seconds = {"type": "integer", "minimum": 0, "maximum": longest}
+    return param(
+        "wait",
+        schema={"anyOf": [seconds, {"const": ""}], "default": 0},
+        about="seconds to wait for the job to finish before answering with it as it is "
+        f"(at most {longest}); answered at once when too many requests already wait",
+    )
+
+
 def _job_paths() -> dict[str, Schema]:
     job_id = param("job_id", "path", ID)
     job = ref("Job")
@@ -222,8 +234,8 @@ def _job_paths() -> dict[str, Schema]:
                 "getJob",
                 "Read a job",
                 {200: json_response("the job", job)},
-                (404,),
-                params=(job_id,),
+                (400, 404),
+                params=(job_id, _wait()),
                 links={"CancelJob": follow["CancelJob"], "RetryJob": follow["RetryJob"]},
             )
         },

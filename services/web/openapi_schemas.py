@@ -15,6 +15,7 @@ from pydantic_core import core_schema
 
 from services.core.jobs import registry
 from services.core.jobs.states import JobStatus
+from services.core.jobs.store import TIMESTAMPS
 from services.core.jobs.submission import JobRequest
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
@@ -117,6 +118,8 @@ def _model_schemas() -> dict[str, Schema]:
         ref_template=COMPONENT.format(kind="schemas", name="{model}"),
     )
     schemas: dict[str, Schema] = defs.get("$defs", {})
+    # A start time is given one way or the other, never both (a validator JSON Schema cannot see).
+    schemas["JobRequest"]["not"] = {"required": ["run_at", "delay_seconds"]}
     # `WordCountPayload` checks "exactly one of text or url" in a validator JSON Schema cannot see,
     # and takes http and https URLs only.
     if word_count := schemas.get("WordCountPayload"):
@@ -184,7 +187,7 @@ def _job() -> Schema:
             "idempotency_key": {"type": ["string", "null"]},
             "cancel_requested": {"type": "boolean"},
             "worker": {"type": ["string", "null"]},
-            **timestamps("created_at", "queued_at", "started_at", "finished_at", "updated_at"),
+            **timestamps(*TIMESTAMPS),
         }
     )
 

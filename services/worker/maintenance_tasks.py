@@ -26,7 +26,8 @@ def _single_flight(name: str, task: Callable[[], T]) -> T | None:
 
 @app.task(name="switchboard.dispatch_due")
 def dispatch_due() -> int | None:
-    """Publish jobs whose publish never completed, and retries whose backoff is over."""
+    """Publish jobs whose publish never completed, retries whose backoff is over, and scheduled
+    jobs whose time has come."""
 
     def relay() -> int:
         store = default_store()

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from kombu import Connection
@@ -308,3 +309,21 @@ def test_flower_is_served_behind_nginx(api: Api) -> None:
         "flower to see the workers",
     )
     assert len(workers) >= 2
+
+
+def test_a_delayed_job_runs_once_its_time_has_come(api: Api) -> None:
+    job = api.submit("noop", {}, delay_seconds=2)
+    assert job["status"] == "scheduled"
+    done = api.wait_status(job["id"], "succeeded", timeout=30)
+    # Never handed to a worker early: beat's relay publishes it once due.
+    run_at, queued_at, started_at = (
+        datetime.fromisoformat(t) for t in (job["run_at"], done["queued_at"], done["started_at"])
+    )
+    assert run_at <= queued_at <= started_at
+    assert done["attempts"] == 1
+
+
+def test_a_read_can_wait_for_the_job_to_finish(api: Api) -> None:
+    job = api.submit("sleep", {"seconds": 1})
+    reply = api.get(f"/jobs/{job['id']}?wait=20")
+    assert reply.status == 200 and reply.json["status"] == "succeeded"

@@ -85,6 +85,7 @@ def test_links_chain_creation_to_the_resource(spec: dict[str, Any]) -> None:
 def test_fixed_sets_are_enums(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["Job"]["properties"]["status"]["enum"] == [
+        "scheduled",
         "pending",
         "queued",
         "running",
@@ -107,6 +108,14 @@ def test_a_job_request_is_checked_against_its_type(spec: dict[str, Any]) -> None
     assert not conforms(spec, "JobSubmission", {"type": "nope", "payload": {}})
     url = {"type": "word_count", "payload": {"url": "ftp://example.com/"}}
     assert not conforms(spec, "JobSubmission", url)
+
+
+def test_a_job_starts_at_one_time_at_most(spec: dict[str, Any]) -> None:
+    later = {"type": "noop", "run_at": "2030-01-01T00:00:00Z"}
+    assert conforms(spec, "JobSubmission", later)
+    assert conforms(spec, "JobSubmission", {"type": "noop", "delay_seconds": 2.5})
+    assert not conforms(spec, "JobSubmission", {**later, "delay_seconds": 1})
+    assert not conforms(spec, "JobSubmission", {"type": "noop", "delay_seconds": -1})
 
 
 def test_what_the_api_renders_conforms(client: FlaskClient, spec: dict[str, Any]) -> None:

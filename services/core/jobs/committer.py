@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pymongo.errors import ConnectionFailure
+
 from services.core.config import settings
 from services.core.jobs.dispatch import dispatch_new
 from services.core.jobs.publisher import Publisher, default_publisher
@@ -101,17 +103,23 @@ class Committer:
     def _commit(self, group: list[_Request]) -> None:
         store = self._store()
         group = self._record(store, group)
-        docs = [doc for request in group for doc in request.docs]
-        if not docs:
+        # Scheduled jobs are only recorded: the relay publishes each when its time comes.
+        due = [doc for request in group for doc in request.docs if _due(doc)]
+        if not due:
             return
-        outcome = dispatch_new(store, docs, self._publisher)
+        outcome = dispatch_new(store, due, self._publisher)
         t = outcome.queued_at
+        refused = []
         for request in group:
-            if not all(doc["_id"] in outcome.confirmed for doc in request.docs):
+            if not all(doc["_id"] in outcome.confirmed for doc in request.docs if _due(doc)):
                 request.error = outcome.failure
+                refused += [doc["_id"] for doc in request.docs if not _due(doc)]
             elif t is not None:
                 for doc in request.docs:
-                    doc.update(status=JobStatus.QUEUED.value, queued_at=t, updated_at=t)
+                    if _due(doc):
+                        doc.update(status=JobStatus.QUEUED.value, queued_at=t, updated_at=t)
+        if refused:
+            _discard(store, refused)
 
     @staticmethod
     def _record(store: JobStore, group: list[_Request]) -> list[_Request]:
@@ -126,6 +134,19 @@ class Committer:
                 request.error = exc
             return [request for request in group if request.recorded]
         return group
+
+
+def _discard(store: JobStore, job_ids: list[str]) -> None:
+    """The client is told 503 for a whole request: its scheduled jobs go with the others."""
+    try:
+        store.discard_unpublished(job_ids)
+    except ConnectionFailure as exc:
+        # Kept, they run when due: accepted late, as dispatch_new does with pending ones.
+        log.warning("scheduled jobs of a refused request not discarded: %s", exc)
+
+
+def _due(doc: Doc) -> bool:
+    return bool(doc["status"] == JobStatus.PENDING.value)
 
 
 default_committer = per_process(

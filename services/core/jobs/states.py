@@ -7,6 +7,7 @@ from enum import StrEnum
 
 
 class JobStatus(StrEnum):
+    SCHEDULED = "scheduled"  # recorded with a start time still ahead; not on the broker yet
     PENDING = "pending"
     QUEUED = "queued"
     RUNNING = "running"
@@ -16,10 +17,13 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# Statuses from which a worker may start an attempt. `retrying` is included because a retry is
-# only published once its backoff is due; the publish and the move to `queued` are not atomic.
-STARTABLE = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)
+# Statuses from which a worker may start an attempt. `retrying` and `scheduled` are included
+# because such a job is only published once due; the publish and the move to `queued` are not
+# atomic.
+STARTABLE = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)
 CANCELLABLE_AT_ONCE = STARTABLE
+# What a submit records before anything is on the broker.
+NOT_YET_PUBLISHED = (JobStatus.SCHEDULED, JobStatus.PENDING)
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 RETRYABLE_BY_HAND = (JobStatus.FAILED, JobStatus.CANCELLED)
 

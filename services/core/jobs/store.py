@@ -20,6 +20,7 @@ from services.core.config import settings
 from services.core.jobs.states import (
     CANCELLABLE_AT_ONCE,
     FINISHED,
+    NOT_YET_PUBLISHED,
     RETRYABLE_BY_HAND,
     STARTABLE,
     JobStatus,
@@ -29,6 +30,10 @@ from services.core.jobs.tally import Tally
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 MAX_ERRORS_KEPT = 20
+EXPIRY_INDEX = "finished_expiry"
+# What retention deletes: not `failed`, which waits in the dead-letter list to be handled.
+EXPIRE = (JobStatus.SUCCEEDED, JobStatus.CANCELLED)
+TIMESTAMPS = ("run_at", "created_at", "queued_at", "started_at", "finished_at", "updated_at")
 _AFTER = ReturnDocument.AFTER
 
 
@@ -40,15 +45,19 @@ def new_job(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     submitted_by: str | None = None,
+    run_at: datetime | None = None,
 ) -> Doc:
-    """A job document as it is first recorded: `pending`, not yet on the broker."""
+    """A job document as it is first recorded, not yet on the broker: `pending`, or `scheduled`
+    when it has a `run_at` still ahead."""
     t = clock.now()
+    scheduled = run_at is not None and run_at > t
     doc: Doc = {
         "_id": str(ObjectId()),
         "type": type_,
         "payload": jsonfield.dump(payload),
         "priority": priority,
-        "status": JobStatus.PENDING.value,
+        "status": (JobStatus.SCHEDULED if scheduled else JobStatus.PENDING).value,
+        "run_at": run_at if scheduled else None,
         "attempts": 0,
         "max_attempts": max_attempts,
         "result": None,
@@ -88,10 +97,7 @@ def to_api(doc: Doc) -> Doc:
         "idempotency_key": doc.get("idempotency_key"),
         "cancel_requested": doc.get("cancel_requested", False),
         "worker": doc.get("worker"),
-        **{
-            k: clock.iso(doc.get(k))
-            for k in ("created_at", "queued_at", "started_at", "finished_at", "updated_at")
-        },
+        **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS},
     }
 
 
@@ -119,6 +125,7 @@ class JobStore:
         # The relay's and the sweep's indexes hold only jobs in that status (partial indexes), so
         # their size, and what every write pays to keep them, follows the work in flight.
         for field, status in (
+            ("run_at", JobStatus.SCHEDULED),  # start times still ahead
             ("updated_at", JobStatus.PENDING),  # the outbox: publishes that never completed
             ("retry_at", JobStatus.RETRYING),  # retries waiting out their backoff
             ("heartbeat_at", JobStatus.RUNNING),  # running attempts and their liveness
@@ -128,6 +135,30 @@ class JobStore:
                 name=f"{status.value}_by_{field}",
                 partialFilterExpression={"status": status.value},
             )
+        self.ensure_retention(settings().job_retention)
+
+    def ensure_retention(self, seconds: float) -> None:
+        """Succeeded and cancelled jobs expire `seconds` after they finished, by the server's
+        TTL monitor (about once a minute); failed jobs, the dead letters, stay until retried.
+        A changed retention is applied to the existing index; 0 drops it and keeps every job."""
+        current = next((i for i in self.jobs.list_indexes() if i["name"] == EXPIRY_INDEX), None)
+        if seconds <= 0:
+            if current is not None:
+                self.jobs.drop_index(EXPIRY_INDEX)
+            return
+        if current is None:
+            self.jobs.create_index(
+                [("finished_at", ASCENDING)],
+                name=EXPIRY_INDEX,
+                expireAfterSeconds=int(seconds),
+                partialFilterExpression={"status": _statuses(EXPIRE)},
+            )
+        elif current.get("expireAfterSeconds") != int(seconds):
+            self.jobs.database.command(
+                "collMod",
+                self.jobs.name,
+                index={"name": EXPIRY_INDEX, "expireAfterSeconds": int(seconds)},
+            )
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -136,6 +167,10 @@ class JobStore:
 
     def get_by_idempotency_key(self, key: str) -> Doc | None:
         return self.jobs.find_one({"idempotency_key": key})
+
+    def finished_among(self, job_ids: list[str]) -> list[Doc]:
+        """Those of the jobs that have finished."""
+        return list(self.jobs.find({"_id": {"$in": job_ids}, "status": _statuses(FINISHED)}))
 
     def page(
         self,
@@ -193,16 +228,19 @@ class JobStore:
         self.finished_counts.update_one({"_id": job_type}, {"$inc": {status: n}}, upsert=True)
 
     def due_for_dispatch(self, outbox_grace: float, limit: int = 500) -> list[Doc]:
-        """Pending jobs whose publish never completed, and retries whose backoff is over."""
+        """Pending jobs whose publish never completed, retries whose backoff is over, and
+        scheduled jobs whose time has come; each through its status's partial index."""
         t = clock.now()
-        left_pending = {
-            "status": JobStatus.PENDING.value,
-            "updated_at": {"$lt": t - timedelta(seconds=outbox_grace)},
-        }
-        retry_due = {"status": JobStatus.RETRYING.value, "retry_at": {"$lte": t}}
+        queries = (
+            {
+                "status": JobStatus.PENDING.value,
+                "updated_at": {"$lt": t - timedelta(seconds=outbox_grace)},
+            },
+            {"status": JobStatus.RETRYING.value, "retry_at": {"$lte": t}},
+            {"status": JobStatus.SCHEDULED.value, "run_at": {"$lte": t}},
+        )
         fields = {"priority": 1, "status": 1, "type": 1}
-        pending = list(self.jobs.find(left_pending, fields).limit(limit))
-        return pending + list(self.jobs.find(retry_due, fields).limit(limit))
+        return [doc for query in queries for doc in self.jobs.find(query, fields).limit(limit)]
 
     def stale_running(self, stale_after: float, limit: int = 500) -> list[Doc]:
         cutoff = clock.now() - timedelta(seconds=stale_after)
@@ -218,9 +256,9 @@ class JobStore:
         self.jobs.insert_many(docs, ordered=True)
 
     def discard_unpublished(self, job_ids: list[str]) -> None:
-        """Forget jobs whose publish failed while the client is told 503."""
+        """Forget jobs recorded for a request the client is told was refused (a 503)."""
         if job_ids:
-            self.jobs.delete_many({"_id": {"$in": job_ids}, "status": JobStatus.PENDING.value})
+            self.jobs.delete_many({"_id": {"$in": job_ids}, "status": _statuses(NOT_YET_PUBLISHED)})
 
     def mark_queued(self, job_id: str, was: str) -> Doc | None:
         t = clock.now()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Ge, Le
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -14,16 +16,27 @@ from pydantic import (
     JsonValue,
     Strict,
     ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 from pymongo.errors import DuplicateKeyError
 
-from services.core import jsonfield
+from services.core import clock, jsonfield
 from services.core.jobs import registry
 from services.core.jobs.committer import default_committer
 from services.core.jobs.store import Doc, default_store, new_job
 from services.core.jsonfield import Integer, integral
 
 DEFAULT_PRIORITY = 5
+# Ten years: far enough for anything a delay is for, near enough that no date overflows.
+MAX_DELAY_SECONDS = 10 * 365 * 24 * 3600
+
+
+def _text(value: Any) -> Any:
+    """A time only as RFC 3339 text: lax datetime parsing would also take numbers."""
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string, such as 2030-01-31T09:00:00Z")
+    return value
 
 
 class JobRequest(BaseModel):
@@ -35,6 +48,33 @@ class JobRequest(BaseModel):
     priority: Integer = Field(default=DEFAULT_PRIORITY, ge=0, le=9, description="9 runs first")
     # `Integer`, with its bounds ahead of the validator so the description can state them.
     max_attempts: Annotated[int, Ge(1), Le(100), Strict(), BeforeValidator(integral)] | None = None
+    run_at: Annotated[AwareDatetime, Strict(False), BeforeValidator(_text)] | None = Field(
+        default=None,
+        description="start no earlier than this (RFC 3339, with a time zone); `scheduled` until "
+        "then. A time already past starts at once.",
+    )
+    delay_seconds: Annotated[float, Ge(0), Le(MAX_DELAY_SECONDS)] | None = Field(
+        default=None, description="start no earlier than this many seconds from now"
+    )
+
+    @field_validator("delay_seconds")
+    @classmethod
+    def _one_start_time(cls, delay: float | None, info: ValidationInfo) -> float | None:
+        if delay is not None and info.data.get("run_at") is not None:
+            raise ValueError("give run_at or delay_seconds, not both")
+        return delay
+
+    def start_at(self, now: datetime) -> datetime | None:
+        """When the job may start, in UTC; None for now."""
+        if self.delay_seconds is not None:
+            return now + timedelta(seconds=self.delay_seconds)
+        if self.run_at is None:
+            return None
+        try:
+            return self.run_at.astimezone(UTC)
+        except OverflowError:
+            # Within a day of year 1 or 9999: only the far past can overflow towards year 0.
+            return None if self.run_at.year < 5000 else datetime.max.replace(tzinfo=UTC)
 
 
 class InvalidJob(Exception):
@@ -77,7 +117,12 @@ def _invalid(exc: ValidationError, prefix: str) -> InvalidJob:
 
 
 def _fingerprint(job: JobRequest) -> str:
-    return hashlib.sha256(jsonfield.dump(job.model_dump()).encode()).hexdigest()
+    fields = job.model_dump(mode="json")
+    # Left out when unused, so that requests made before these fields existed hash as they did.
+    for start in ("run_at", "delay_seconds"):
+        if fields[start] is None:
+            del fields[start]
+    return hashlib.sha256(jsonfield.dump(fields).encode()).hexdigest()
 
 
 def _record(
@@ -94,6 +139,7 @@ def _record(
         idempotency_key=idempotency_key,
         request_hash=_fingerprint(job) if idempotency_key else None,
         submitted_by=submitted_by,
+        run_at=job.start_at(clock.now()),
     )
 
 
