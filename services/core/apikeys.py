@@ -23,6 +23,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.core import clock
+from services.core.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "sb_"
@@ -40,11 +41,11 @@ class Scope(StrEnum):
     ADMIN = "admin"
 
 
-class InvalidKeyRequest(ValueError):
+class InvalidKeyRequest(InvalidRequest):
     """A key that cannot be made as asked: unknown scope, missing agent, short token."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(f"{field}: {message}", field=field)
         self.field = field
 
 

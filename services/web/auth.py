@@ -20,7 +20,8 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 
 from services.core import db
 from services.core.apikeys import ApiKey, KeyStore, Scope
-from services.web.errors import ApiError, envelope_of, error_response
+from services.core.errors import Forbidden
+from services.web.errors import envelope_of, error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ACCESS = "switchboard_access"
@@ -142,8 +143,8 @@ def current_key() -> ApiKey:
     return key
 
 
-def forbid(scope: Scope, why: str = "") -> ApiError:
-    return ApiError(403, why or f"this key lacks the scope {scope}", scope=str(scope))
+def forbid(scope: Scope, why: str = "") -> Forbidden:
+    return Forbidden(why or f"this key lacks the scope {scope}", scope=str(scope))
 
 
 def may_read_job(doc: dict[str, Any]) -> bool:

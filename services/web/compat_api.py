@@ -9,8 +9,8 @@ from pymongo.errors import ConnectionFailure
 
 from services.core import jsonfield
 from services.core.apikeys import Scope
-from services.core.broker import BrokerUnavailable
 from services.core.config import settings
+from services.core.errors import BrokerUnavailable
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import default_store
 from services.core.jobs.submission import InvalidJob, JobRequest, parse, submit

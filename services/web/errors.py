@@ -15,25 +15,24 @@ from flask import Flask, Response, jsonify
 from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from services.core.broker import BROKER_ERRORS, BrokerUnavailable
 from services.core.config import settings
-from services.core.jobs.submission import IdempotencyConflict, InvalidJob
+from services.core.errors import (
+    DatabaseUnavailable,
+    NotFound,
+    SwitchboardError,
+    TooLarge,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 T = TypeVar("T")
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
-
-
 def found(doc: T | None, what: str, key: str) -> T:
     """The document, or a 404 naming what was looked for."""
     if doc is None:
-        raise ApiError(404, f"no {what} with id {key!r}")
+        raise NotFound(f"no {what} with id {key!r}")
     return doc
 
 
@@ -45,9 +44,9 @@ def located(body: Any, status: int, location: str) -> Response:
     return response
 
 
-def too_large() -> ApiError:
+def too_large() -> TooLarge:
     limit = settings().max_body_bytes
-    return ApiError(413, f"request body is larger than {limit} bytes", limit=limit)
+    return TooLarge(f"request body is larger than {limit} bytes", limit=limit)
 
 
 Reply = Callable[[int, str], Response]
@@ -64,7 +63,9 @@ def in_envelope(reply: Reply) -> Callable[[View], View]:
         def answer(*args: Any, **kwargs: Any) -> Response:
             try:
                 return view(*args, **kwargs)
-            except ApiError as exc:
+            except SwitchboardError as exc:
+                if exc.status >= 500:
+                    raise  # a dependency that is down keeps the route's own answer to it
                 return reply(exc.status, exc.message)
 
         setattr(answer, _ENVELOPE, reply)
@@ -85,24 +86,20 @@ def error_response(status: int, message: str, **extra: Any) -> Response:
     return response
 
 
+def answer(exc: SwitchboardError) -> Response:
+    """The one answer to every error of the hierarchy: its status, its body."""
+    if isinstance(exc, Unavailable):
+        log.warning("%s: %s", type(exc).__name__, exc)
+    body = exc.body()
+    return error_response(exc.status, body.pop("error"), **body)
+
+
 def register(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.message, **exc.extra)
-
-    @app.errorhandler(InvalidJob)
-    def _invalid_job(exc: InvalidJob) -> Response:
-        return error_response(400, f"{exc.field}: {exc.message}", field=exc.field, **exc.extra)
-
-    @app.errorhandler(IdempotencyConflict)
-    def _idempotency_conflict(exc: IdempotencyConflict) -> Response:
-        return error_response(
-            409, "this Idempotency-Key was already used for a different request", key=str(exc)
-        )
+    app.register_error_handler(SwitchboardError, answer)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:
-        return _api_error(too_large())
+        return answer(too_large())
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -113,18 +110,11 @@ def register(app: Flask) -> None:
                 response.headers[name] = value
         return response
 
+    # pymongo's error for a database that is down, answered as ours. The broker's are turned
+    # into BrokerUnavailable where the publish happens: an OSError here is not a broker's.
     @app.errorhandler(ConnectionFailure)
     def _mongo_down(exc: ConnectionFailure) -> Response:
-        log.warning("MongoDB unavailable: %s", exc)
-        return error_response(503, "the database is unavailable, try again shortly")
-
-    @app.errorhandler(BrokerUnavailable)
-    def _broker_down(exc: BrokerUnavailable) -> Response:
-        log.warning("broker unavailable: %s", exc)
-        return error_response(503, "the message broker is unavailable, try again shortly")
-
-    for broker_error in BROKER_ERRORS:
-        app.register_error_handler(broker_error, _broker_down)
+        return answer(DatabaseUnavailable(str(exc)))
 
     # The last resort: Flask picks the most specific handler, so every one above comes first.
     @app.errorhandler(Exception)

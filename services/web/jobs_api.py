@@ -6,13 +6,14 @@ from flask import Blueprint, Response, jsonify, request
 
 from services.core.apikeys import Scope
 from services.core.config import settings
+from services.core.errors import Conflict, InvalidRequest
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, default_store, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
 from services.core.jobs.waiting import default_waiters
 from services.web.auth import check_job, current_key, requires
-from services.web.errors import ApiError, found, located
+from services.web.errors import found, located
 from services.web.parsing import idempotency_key, int_arg, json_object
 
 bp = Blueprint("jobs", __name__)
@@ -55,12 +56,12 @@ def create_jobs() -> Response:
     body = json_object()
     raw_jobs = body.get("jobs")
     if not isinstance(raw_jobs, list) or not raw_jobs:
-        raise ApiError(400, "jobs: must be a non-empty list of jobs", field="jobs")
+        raise InvalidRequest("jobs: must be a non-empty list of jobs", field="jobs")
     if len(raw_jobs) > MAX_BATCH:
-        raise ApiError(400, f"jobs: at most {MAX_BATCH} jobs per batch", field="jobs")
+        raise InvalidRequest(f"jobs: at most {MAX_BATCH} jobs per batch", field="jobs")
     if extra := set(body) - {"jobs"}:
-        raise ApiError(
-            400, f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0]
+        raise InvalidRequest(
+            f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0]
         )
     jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
     docs = submit_batch(jobs, settings().job_max_attempts, current_key().id)
@@ -88,7 +89,7 @@ def list_jobs() -> Response:
     status = request.args.get("status") or None
     if status is not None and status not in JobStatus.__members__.values():
         known = ", ".join(s.value for s in JobStatus)
-        raise ApiError(400, f"status: must be one of {known}", field="status")
+        raise InvalidRequest(f"status: must be one of {known}", field="status")
     limit = int_arg("limit", 50, 1, MAX_PAGE)
     docs, next_cursor = default_store().page(
         status, request.args.get("type") or None, limit, request.args.get("cursor") or None
@@ -104,7 +105,7 @@ def cancel_job(job_id: str) -> Response:
     doc = store.cancel(job_id)
     if doc is None:
         finished = _job_or_404(store, job_id)
-        raise ApiError(409, f"job is already {finished['status']}", job=to_api(finished))
+        raise Conflict(f"job is already {finished['status']}", job=to_api(finished))
     return jsonify(to_api(doc))
 
 
@@ -116,7 +117,7 @@ def retry_job(job_id: str) -> Response:
     doc = redispatch(store, job_id)
     if doc is None:
         current = _job_or_404(store, job_id)
-        raise ApiError(
-            409, f"only failed or cancelled jobs can be retried; this one is {current['status']}"
+        raise Conflict(
+            f"only failed or cancelled jobs can be retried; this one is {current['status']}"
         )
     return _accepted(doc)

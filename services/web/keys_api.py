@@ -8,10 +8,11 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.core import apikeys, db
-from services.core.apikeys import InvalidKeyRequest, KeyStore, Scope
+from services.core.apikeys import KeyStore, Scope
+from services.core.errors import NotFound
 from services.core.tickets.store import default_store as ticket_store
 from services.web.auth import requires
-from services.web.errors import ApiError, located
+from services.web.errors import located
 from services.web.parsing import json_object, validated
 
 bp = Blueprint("keys", __name__)
@@ -34,11 +35,9 @@ def _store() -> KeyStore:
 def create_key() -> Response:
     wanted = validated(KeyRequest, json_object())
     if wanted.agent_id is not None and ticket_store().get_agent(wanted.agent_id) is None:
-        raise ApiError(404, f"no agent with id {wanted.agent_id!r}", field="agent_id")
-    try:
-        key, token = _store().create(wanted.name, frozenset(wanted.scopes), wanted.agent_id)
-    except InvalidKeyRequest as exc:
-        raise ApiError(400, str(exc), field=exc.field) from exc
+        raise NotFound(f"no agent with id {wanted.agent_id!r}", field="agent_id")
+    # A request the store cannot honour is a 400 naming the field (InvalidKeyRequest).
+    key, token = _store().create(wanted.name, frozenset(wanted.scopes), wanted.agent_id)
     return located({**apikeys.to_api(key), "key": token}, 201, f"/keys/{key.id}")
 
 
@@ -52,5 +51,5 @@ def list_keys() -> Response:
 @requires(Scope.ADMIN)
 def revoke_key(key_id: str) -> Response:
     if not _store().revoke(key_id):
-        raise ApiError(404, f"no key with id {key_id!r}")
+        raise NotFound(f"no key with id {key_id!r}")
     return Response(status=204)

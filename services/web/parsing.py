@@ -16,7 +16,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from services.core import jsonfield
 from services.core.config import settings
-from services.web.errors import ApiError, too_large
+from services.core.errors import InvalidRequest, UnsupportedMediaType
+from services.web.errors import too_large
 
 JSON_TYPE = "application/json"
 IDEMPOTENCY_KEY_MAX = 255
@@ -30,8 +31,8 @@ M = TypeVar("M", bound=BaseModel)
 def _require_json_type() -> None:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if request.mimetype != JSON_TYPE or charset not in ("utf-8", "utf8"):
-        raise ApiError(
-            415, f"the request body must be sent as {JSON_TYPE} (UTF-8)", field="Content-Type"
+        raise UnsupportedMediaType(
+            f"the request body must be sent as {JSON_TYPE} (UTF-8)", field="Content-Type"
         )
 
 
@@ -52,13 +53,13 @@ def json_body(required: bool = True) -> Any:
     data = _raw_body()
     if not data.strip():
         if required:
-            raise ApiError(400, "the request body must be a JSON document", field="body")
+            raise InvalidRequest("the request body must be a JSON document", field="body")
         return None
     _require_json_type()
     try:
         return jsonfield.parse(data, settings().json_max_depth)
     except jsonfield.InvalidJson as exc:
-        raise ApiError(400, f"the request body is not valid JSON: {exc}", field="body") from None
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}", field="body") from None
 
 
 def json_object(required: bool = True) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def json_object(required: bool = True) -> dict[str, Any]:
     if body is None and not required:
         return {}  # no body at all
     if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object", field="body")
+        raise InvalidRequest("the request body must be a JSON object", field="body")
     return body
 
 
@@ -76,8 +77,7 @@ def idempotency_key() -> str | None:
     if key is not None and not (
         len(key) <= IDEMPOTENCY_KEY_MAX and _IDEMPOTENCY_KEY.fullmatch(key)
     ):
-        raise ApiError(
-            400,
+        raise InvalidRequest(
             f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters",
             field="Idempotency-Key",
         )
@@ -90,10 +90,10 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
         return default
     # int() would also take " 5", "5_000", other scripts' digits, and refuse 5,000 digits.
     if not _WHOLE_NUMBER.fullmatch(raw):
-        raise ApiError(400, f"{name}: must be a whole number", field=name)
+        raise InvalidRequest(f"{name}: must be a whole number", field=name)
     value = int(raw)
     if not low <= value <= high:
-        raise ApiError(400, f"{name}: must be between {low} and {high}", field=name)
+        raise InvalidRequest(f"{name}: must be between {low} and {high}", field=name)
     return value
 
 
@@ -104,4 +104,4 @@ def validated(model: type[M], raw: Any) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise ApiError(400, f"{where}: {first['msg']}", field=where) from exc
+        raise InvalidRequest(f"{where}: {first['msg']}", field=where) from exc

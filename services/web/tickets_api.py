@@ -10,7 +10,8 @@ from flask import Blueprint, Response, jsonify, request
 from services.core import clock
 from services.core.apikeys import Scope
 from services.core.config import settings
-from services.core.tickets import closing, intake, roster, staffing, stats
+from services.core.errors import Conflict, InvalidRequest
+from services.core.tickets import closing, intake, staffing, stats
 from services.core.tickets.matching import parse_strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
@@ -22,7 +23,7 @@ from services.core.tickets.store import (
     ticket_to_api,
 )
 from services.web.auth import check_agent, check_ticket, current_key, forbid, requires
-from services.web.errors import ApiError, found, located
+from services.web.errors import found, located
 from services.web.parsing import int_arg, json_object, validated
 
 bp = Blueprint("tickets", __name__)
@@ -39,7 +40,7 @@ def _choice(name: str, allowed: type[Any]) -> str | None:
     value = request.args.get(name) or None
     if value is not None and value not in {m.value for m in allowed}:
         known = ", ".join(m.value for m in allowed)
-        raise ApiError(400, f"{name}: must be one of {known}", field=name)
+        raise InvalidRequest(f"{name}: must be one of {known}", field=name)
     return value
 
 
@@ -87,14 +88,8 @@ def patch_agent(agent_id: str) -> Response:
         check_agent(agent_id)
         if patch.model_fields_set - {"status"}:
             raise forbid(Scope.ADMIN, "an agent's key may change only its status")
-    try:
-        changed = staffing.update(default_store(), agent_id, patch)
-    except roster.CapacityBelowActive as exc:
-        raise ApiError(
-            409, str(exc), field=f"channels.{exc.channel}.capacity", active=exc.active
-        ) from exc
-    except roster.AgentBusy as exc:
-        raise ApiError(409, "the agent kept changing; try again") from exc
+    # A capacity below the agent's active tickets, or an agent that kept changing: a 409.
+    changed = staffing.update(default_store(), agent_id, patch)
     return jsonify(agent_to_api(found(changed, "agent", agent_id)))
 
 
@@ -152,8 +147,8 @@ def _end(ticket_id: str, becomes: TicketStatus) -> Response:
     if finished is None:
         current = _ticket_or_404(store, ticket_id)
         verb = "completed" if becomes is TicketStatus.COMPLETED else "cancelled"
-        raise ApiError(
-            409, f"a {current['status']} ticket cannot be {verb}", ticket=ticket_to_api(current)
+        raise Conflict(
+            f"a {current['status']} ticket cannot be {verb}", ticket=ticket_to_api(current)
         )
     return jsonify(ticket_to_api(finished.ticket))
 

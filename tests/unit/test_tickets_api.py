@@ -4,7 +4,7 @@ import mongomock
 import pytest
 
 from services.core.apikeys import Scope
-from services.core.broker import BrokerUnavailable
+from services.core.errors import BrokerUnavailable
 from services.core.tickets import dispatch
 from services.core.tickets.assignment import Assigned
 from services.core.tickets.store import TicketStore

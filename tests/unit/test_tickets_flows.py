@@ -7,7 +7,7 @@ from collections.abc import Callable
 import mongomock
 import pytest
 
-from services.core.broker import BrokerUnavailable
+from services.core.errors import BrokerUnavailable
 from services.core.tickets import closing, dispatch, intake, roster, staffing
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus

@@ -7,13 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from services.core.errors import JobCancelled, PermanentError
 
-class JobCancelled(Exception):
-    """Raised inside a handler when its job was cancelled while running."""
-
-
-class PermanentError(Exception):
-    """Raise from a handler to fail the job at once, without further attempts."""
+# What a handler raises, or meets, to end its run: from the one error hierarchy.
+__all__ = ["JobCancelled", "JobContext", "PermanentError"]
 
 
 @dataclass

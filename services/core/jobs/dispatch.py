@@ -14,8 +14,8 @@ from datetime import datetime
 
 from pymongo.errors import ConnectionFailure
 
-from services.core.broker import BrokerUnavailable
 from services.core.config import settings
+from services.core.errors import BrokerUnavailable
 from services.core.jobs import limits
 from services.core.jobs.publisher import Message, Publisher, default_publisher
 from services.core.jobs.states import JobStatus

@@ -22,8 +22,9 @@ from kombu import Connection
 from kombu.utils.uuid import uuid
 
 from services.core import queues
-from services.core.broker import BROKER_ERRORS, CONFIRM_TIMEOUT, BrokerUnavailable
+from services.core.broker import BROKER_ERRORS, CONFIRM_TIMEOUT
 from services.core.celery_app import app as celery_app
+from services.core.errors import BrokerUnavailable
 from services.core.jobs.limits import TimeLimits
 from services.core.process import per_process
 

@@ -22,6 +22,7 @@ from pydantic import (
 from pymongo.errors import DuplicateKeyError
 
 from services.core import clock, jsonfield
+from services.core.errors import Conflict, InvalidRequest
 from services.core.jobs import registry
 from services.core.jobs.committer import default_committer
 from services.core.jobs.store import Doc, default_store, new_job
@@ -77,16 +78,19 @@ class JobRequest(BaseModel):
             return None if self.run_at.year < 5000 else datetime.max.replace(tzinfo=UTC)
 
 
-class InvalidJob(Exception):
+class InvalidJob(InvalidRequest):
     """A request that cannot become a job; `field` says where."""
 
     def __init__(self, field: str, message: str, **extra: Any) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.extra = field, message, extra
+        super().__init__(f"{field}: {message}", field=field, **extra)
+        self.field = field
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflict(Conflict):
     """An Idempotency-Key reused for a different request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("this Idempotency-Key was already used for a different request", key=key)
 
 
 def parse(raw: Any, prefix: str = "") -> JobRequest:

@@ -7,8 +7,9 @@ import logging
 from kombu.connection import ConnectionPool
 
 from services.core import queues
-from services.core.broker import BROKER_ERRORS, CONFIRM_TIMEOUT, BrokerUnavailable
+from services.core.broker import BROKER_ERRORS, CONFIRM_TIMEOUT
 from services.core.celery_app import app
+from services.core.errors import BrokerUnavailable
 from services.core.process import per_process
 
 ASSIGN_TICKET = "switchboard.assign_ticket"

@@ -7,7 +7,7 @@ is withdrawn (cancelled) unless a sweep assigned it meanwhile, and then it is ac
 
 from __future__ import annotations
 
-from services.core.broker import BrokerUnavailable
+from services.core.errors import BrokerUnavailable
 from services.core.tickets import assignment, dispatch
 from services.core.tickets.requests import TicketRequest
 from services.core.tickets.store import Doc, TicketStore, new_ticket

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.core.errors import Conflict
 from services.core.tickets.requests import AgentPatch, AgentRequest
 from services.core.tickets.states import AgentStatus, active_field, capacity_field
 from services.core.tickets.store import Doc, TicketStore, new_agent
@@ -12,19 +13,24 @@ from services.core.tickets.store import Doc, TicketStore, new_agent
 PATCH_ATTEMPTS = 20
 
 
-class CapacityBelowActive(Exception):
+class CapacityBelowActive(Conflict):
     """A capacity lower than the tickets the agent has on that channel right now."""
 
     def __init__(self, channel: str, active: int, capacity: int) -> None:
         super().__init__(
             f"channels.{channel}.capacity: the agent has {active} active {channel} tickets; "
-            f"capacity cannot go below that (got {capacity})"
+            f"capacity cannot go below that (got {capacity})",
+            field=f"channels.{channel}.capacity",
+            active=active,
         )
         self.channel, self.active, self.capacity = channel, active, capacity
 
 
-class AgentBusy(Exception):
+class AgentBusy(Conflict):
     """The agent kept changing under every attempt to update it."""
+
+    def __init__(self) -> None:
+        super().__init__("the agent kept changing; try again")
 
 
 def create(store: TicketStore, request: AgentRequest) -> Doc:
@@ -58,7 +64,7 @@ def change(store: TicketStore, agent_id: str, patch: AgentPatch) -> tuple[Doc, b
         changed = store.change_agent(agent, fields, capacities)
         if changed is not None:
             return changed, _may_take_more(agent, changed)
-    raise AgentBusy(agent_id)
+    raise AgentBusy()
 
 
 def _may_take_more(before: Doc, after: Doc) -> bool:

@@ -1,0 +1,93 @@
+"""Every error Switchboard raises on purpose, in one hierarchy.
+
+An error a client can cause carries its HTTP status on its class, and the web app answers every
+one of them through one handler (services/web/errors.py) as `{"error": message, **extra}`.
+Errors of a job's own run (a cancel, a permanent failure) are here too; they never reach HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, ClassVar
+
+
+class SwitchboardError(Exception):
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        # `field` names where a request went wrong; it leads the answer's other details.
+        self.extra: dict[str, Any] = {"field": field, **extra} if field is not None else extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.message, **self.extra}
+
+
+# -- what a client is told ------------------------------------------------------------------------
+
+
+class InvalidRequest(SwitchboardError):
+    status = 400
+
+
+class Unauthorized(SwitchboardError):
+    status = 401
+
+
+class Forbidden(SwitchboardError):
+    status = 403
+
+
+class NotFound(SwitchboardError):
+    status = 404
+
+
+class Conflict(SwitchboardError):
+    """A move the state machine does not allow, or a key reused for another request."""
+
+    status = 409
+
+
+class TooLarge(SwitchboardError):
+    status = 413
+
+
+class UnsupportedMediaType(SwitchboardError):
+    status = 415
+
+
+class Unavailable(SwitchboardError):
+    """A dependency is down: try again shortly (the answer carries `Retry-After`). What went
+    wrong is logged; the client is told only which dependency, as it may hold internals."""
+
+    status = 503
+    public: ClassVar[str] = "a service is unavailable, try again shortly"
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.public}
+
+
+class DatabaseUnavailable(Unavailable):
+    public = "the database is unavailable, try again shortly"
+
+
+class BrokerUnavailable(Unavailable):
+    """The broker did not confirm a publish; `confirmed` names the messages it did confirm."""
+
+    public = "the message broker is unavailable, try again shortly"
+
+    def __init__(self, message: str, confirmed: Collection[str] = ()) -> None:
+        super().__init__(message)
+        self.confirmed = frozenset(confirmed)
+
+
+# -- what ends a job's run ------------------------------------------------------------------------
+
+
+class JobCancelled(SwitchboardError):
+    """Raised inside a handler when its job was cancelled while running."""
+
+
+class PermanentError(SwitchboardError):
+    """Raise from a handler to fail the job at once, without further attempts."""
