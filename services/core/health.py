@@ -6,6 +6,7 @@ from services.core import queues
 from services.core.broker import BROKER_ERRORS
 from services.core.celery_app import app
 from services.core.db import client
+from services.core.errors import BrokerUnavailable
 
 BROKER_CHECK_TIMEOUT = 2.0
 
@@ -28,15 +29,18 @@ def broker_problem() -> str | None:
 
 
 def queue_depths() -> dict[str, dict[str, int]]:
-    """Messages waiting and consumers attached, per queue."""
+    """Messages waiting and consumers attached, per queue; BrokerUnavailable when it is down."""
     depths: dict[str, dict[str, int]] = {}
-    with app.connection_for_write() as conn:
-        channel = conn.default_channel
-        for queue in queues.all_queues:
-            # Declaring with the same arguments is a no-op that also answers the counts.
-            declared = queue.bind(channel).queue_declare()
-            depths[queue.name] = {
-                "messages": declared.message_count,
-                "consumers": declared.consumer_count,
-            }
+    try:
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            for queue in queues.all_queues:
+                # Declaring with the same arguments is a no-op that also answers the counts.
+                declared = queue.bind(channel).queue_declare()
+                depths[queue.name] = {
+                    "messages": declared.message_count,
+                    "consumers": declared.consumer_count,
+                }
+    except BROKER_ERRORS as exc:
+        raise BrokerUnavailable(str(exc)) from exc
     return depths

@@ -8,7 +8,16 @@ from flask import Flask
 
 from services.core.config import Settings, settings
 from services.core.jobs import registry
-from services.web import auth, compat_api, errors, jobs_api, keys_api, system_api, tickets_api
+from services.web import (
+    auth,
+    compat_api,
+    errors,
+    jobs_api,
+    keys_api,
+    metrics_api,
+    system_api,
+    tickets_api,
+)
 
 
 def create_app(config: Settings | None = None) -> Flask:
@@ -21,6 +30,7 @@ def create_app(config: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register(app)
     auth.register(app, s.auth_cache_seconds)
-    for blueprint in (jobs_api.bp, compat_api.bp, system_api.bp, tickets_api.bp, keys_api.bp):
-        app.register_blueprint(blueprint)
+    blueprints = (jobs_api, compat_api, system_api, metrics_api, tickets_api, keys_api)
+    for module in blueprints:
+        app.register_blueprint(module.bp)
     return app

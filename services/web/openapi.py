@@ -477,6 +477,13 @@ def _system_paths() -> dict[str, Schema]:
                 public=True,
             )
         },
+        "/metrics": {
+            "get": op(
+                "getMetrics",
+                "Jobs, queues and maintenance in Prometheus' text format (scope jobs:read)",
+                {200: _plain_text("the metrics, read as the request is served")},
+            )
+        },
         "/docs": {"get": _docs()},
         "/openapi.json": {
             "get": op(

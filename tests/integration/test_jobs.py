@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 from kombu import Connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.core import queues
 from services.localstack.stack import LocalStack
@@ -328,3 +329,28 @@ def test_a_read_can_wait_for_the_job_to_finish(api: Api) -> None:
     job = api.submit("sleep", {"seconds": 1})
     reply = api.get(f"/jobs/{job['id']}?wait=20")
     assert reply.status == 200 and reply.json["status"] == "succeeded"
+
+
+def test_prometheus_reads_the_cluster_through_nginx(api: Api, stack: LocalStack) -> None:
+    done = api.submit("noop", {})
+    api.wait_status(done["id"], "succeeded")
+
+    def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        reply = api.get("/metrics")
+        assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/plain")
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(reply.text)
+            for s in family.samples
+        }
+
+    # The worker's counter follows its outcome within a fraction of a second (its tally thread).
+    finished = ("switchboard_jobs_finished_total", (("status", "succeeded"), ("type", "noop")))
+
+    def counted() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        samples = scrape()
+        return samples if samples.get(finished, 0) >= 1 else None
+
+    samples = wait_for(counted, 30)
+    consumers = ("switchboard_queue_consumers", (("queue", "jobs"),))
+    assert samples[consumers] == stack.config.workers

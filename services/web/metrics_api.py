@@ -1,0 +1,83 @@
+"""`GET /metrics`: the cluster's state for Prometheus, read when scraped.
+
+Every figure comes from what `/stats` reads (job counters and in-flight counts, queue depths) and
+from the maintenance tasks' run records, so a scrape costs what a `/stats` call does, whatever the
+history, and any replica answers it alike: nothing is kept in a web process's memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from services.core import db, health
+from services.core.apikeys import Scope
+from services.core.jobs.states import FINISHED
+from services.core.jobs.store import default_store
+from services.core.maintenance import Maintenance
+from services.web.auth import requires
+
+bp = Blueprint("metrics", __name__)
+FINISHED_VALUES = frozenset(s.value for s in FINISHED)
+
+
+class ClusterCollector(Collector):
+    """One scrape's worth of metrics, read as it is collected."""
+
+    def collect(self) -> Iterator[Metric]:
+        in_flight = GaugeMetricFamily(
+            "switchboard_jobs", "Jobs not finished, by status and type", labels=["status", "type"]
+        )
+        finished = CounterMetricFamily(
+            "switchboard_jobs_finished",
+            "Jobs that finished, by status and type (expired ones included)",
+            labels=["status", "type"],
+        )
+        for row in default_store().counts():
+            family = finished if row["status"] in FINISHED_VALUES else in_flight
+            family.add_metric([row["status"], row["type"]], row["count"])
+        yield in_flight
+        yield finished
+        yield from _queues()
+        yield from _maintenance()
+
+
+def _queues() -> Iterator[Metric]:
+    depths = health.queue_depths()
+    messages = GaugeMetricFamily(
+        "switchboard_queue_messages", "Messages ready in each queue", labels=["queue"]
+    )
+    consumers = GaugeMetricFamily(
+        "switchboard_queue_consumers", "Consumers attached to each queue", labels=["queue"]
+    )
+    for name, depth in depths.items():
+        messages.add_metric([name], depth["messages"])
+        consumers.add_metric([name], depth["consumers"])
+    yield messages
+    yield consumers
+
+
+def _maintenance() -> Iterator[Metric]:
+    runs = CounterMetricFamily(
+        "switchboard_maintenance_runs", "Runs of each periodic task", labels=["task"]
+    )
+    seconds = CounterMetricFamily(
+        "switchboard_maintenance_seconds", "Time spent in each periodic task", labels=["task"]
+    )
+    for task in Maintenance(db.database()).report():
+        runs.add_metric([task["_id"]], task.get("runs", 0))
+        seconds.add_metric([task["_id"]], task.get("total_seconds", 0.0))
+    yield runs
+    yield seconds
+
+
+@bp.get("/metrics")
+@requires(Scope.JOBS_READ)
+def get_metrics() -> Response:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ClusterCollector())
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
