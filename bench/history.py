@@ -8,8 +8,9 @@ the fields the code sets when the work finishes, so the shape stays what the cod
 The mix, fixed by a seeded random generator so that runs compare:
 - jobs: 94% `succeeded` (2% after one retry), 4% `failed` (attempts exhausted, one error per
   attempt), 2% `cancelled` (half before they started); types `event` 50%, `word_count` 20%,
-  `noop` 20%, `sleep` 10%; created over the last 30 days, with `_id`s whose timestamps follow
-  `created_at`, so that pages by `_id` meet the history where they would in a live system
+  `noop` 20%, `sleep` 10%; created over the last 6 days, inside the default 7-day retention
+  (so the server's TTL monitor deletes none of it during the run), with `_id`s whose timestamps
+  follow `created_at`, so that pages by `_id` meet the history where they would in a live system
   (behind the newest work).
 - agents: a roster of which 3% are `available` (a few hundred of 10,000: the night shift of a
   contact centre; each one is in-flight capacity the assignment queries must look at, so a
@@ -48,7 +49,7 @@ BATCH = 5000
 IN_FLIGHT = 3
 # Below this many documents in all, seeding takes seconds and a progress bar is noise.
 PROGRESS_FROM = 50_000
-SPAN = timedelta(days=30)
+SPAN = timedelta(days=6)
 SEED = 12
 
 SKILLS = (
