@@ -33,6 +33,15 @@ def mongo(monkeypatch: pytest.MonkeyPatch) -> mongomock.Database:
 
 
 @pytest.fixture(autouse=True)
+def job_types() -> Iterator[None]:
+    """Job types a test registers are gone after it, so no test depends on another's."""
+    known = dict(registry._types)
+    yield
+    registry._types.clear()
+    registry._types.update(known)
+
+
+@pytest.fixture(autouse=True)
 def publisher() -> StubPublisher:
     """The process's publisher (the stub, with the in-memory broker), emptied for each test."""
     stub = default_publisher()

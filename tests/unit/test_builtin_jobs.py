@@ -2,11 +2,11 @@ import threading
 import time
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.core.config import Settings
 from services.core.fetch import FetchFailed, FetchPolicy, FetchRefused
-from services.core.jobs import builtin
+from services.core.jobs import builtin, registry
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.registry import get, names
 from tests.loopback import LOCAL, Listener, answer, drip, serve
@@ -130,3 +130,13 @@ def test_event_types_have_their_own_handlers() -> None:
     ordinary = builtin.EventPayload(user_id=5, event_type_id=1, event_data={"x": [1]})
     assert builtin.event(special, ctx) == {"welcomed": 5}
     assert builtin.event(ordinary, ctx) == {"user_id": 5, "event_type_id": 1, "handled": True}
+
+
+def test_a_type_registered_by_a_test_is_gone_after_it() -> None:
+    # This pair runs in file order: this one registers, the next one must not see it.
+    registry.job_type("unit_leaks", BaseModel)(lambda _p, _c: None)
+    assert get("unit_leaks") is not None
+
+
+def test_no_test_sees_a_type_an_earlier_test_registered() -> None:
+    assert get("unit_leaks") is None

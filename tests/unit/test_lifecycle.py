@@ -1,9 +1,11 @@
+import threading
 from typing import Any
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel
 
+from services.core import db
 from services.core.config import Settings
 from services.core.jobs import lifecycle
 from services.core.jobs.context import JobContext, PermanentError
@@ -35,6 +37,12 @@ def probe(payload: Anything, ctx: JobContext) -> Any:
         return {"n": float("nan")}
     if payload.mode == "deadline":
         return {"time_left": ctx.time_left()}
+    if payload.mode == "wait-for-cancel":
+        # Asked to stop while it runs: only the heartbeat can tell it.
+        JobStore(db.database()).cancel(ctx.job_id)
+        if not ctx.cancel_requested.wait(timeout=2):
+            return {"cancel": "never seen"}
+        ctx.raise_if_cancelled()
     if payload.mode == "cancel-me":
         ctx.cancel_requested.set()
         ctx.raise_if_cancelled()
@@ -158,3 +166,50 @@ def test_an_attempt_killed_at_the_hard_limit_is_recorded_by_the_worker(store: Jo
     store.claim(job_id, "run-2", "host:43", take_over=False)
     assert lifecycle.abandon(job_id, store, SETTINGS, "host:43") is Outcome.FAILED
     assert store.get(job_id)["status"] == "failed"
+
+
+def _claimed(store: JobStore, run_id: str = "run-1") -> str:
+    job_id = _job(store)
+    store.claim(job_id, run_id, "unit:1", take_over=False)
+    return job_id
+
+
+def test_a_heartbeat_marks_the_attempt_alive_and_leaves_it_running(store: JobStore) -> None:
+    job_id = _claimed(store)
+    store.jobs.update_one({"_id": job_id}, {"$set": {"heartbeat_at": None}})
+    cancel = threading.Event()
+    lifecycle._heartbeat(store, job_id, "run-1", cancel)
+    assert not cancel.is_set()
+    doc = store.get(job_id)
+    assert doc is not None and doc["heartbeat_at"] is not None
+
+
+def test_a_heartbeat_passes_a_cancel_request_on_to_the_handler(store: JobStore) -> None:
+    job_id = _claimed(store)
+    store.cancel(job_id)
+    cancel = threading.Event()
+    lifecycle._heartbeat(store, job_id, "run-1", cancel)
+    assert cancel.is_set()
+
+
+def test_a_heartbeat_stops_an_attempt_another_one_took_over(store: JobStore) -> None:
+    job_id = _claimed(store)
+    store.claim(job_id, "run-2", "unit:2", take_over=True)
+    cancel = threading.Event()
+    lifecycle._heartbeat(store, job_id, "run-1", cancel)
+    assert cancel.is_set()
+
+
+def test_a_heartbeat_the_database_misses_is_skipped(store: JobStore, database_down) -> None:
+    job_id = _claimed(store)
+    database_down("heartbeat")
+    cancel = threading.Event()
+    lifecycle._heartbeat(store, job_id, "run-1", cancel)
+    assert not cancel.is_set()
+
+
+def test_a_cancel_requested_mid_run_stops_the_handler(store: JobStore) -> None:
+    job_id = _job(store, "wait-for-cancel")
+    assert _run(store, job_id) is Outcome.CANCELLED
+    doc = store.get(job_id)
+    assert doc is not None and doc["status"] == "cancelled" and doc["result"] is None
