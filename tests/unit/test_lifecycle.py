@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel
+from pymongo.errors import ServerSelectionTimeoutError
 
 from services.core import db
 from services.core.config import Settings
@@ -35,6 +36,8 @@ def probe(payload: Anything, ctx: JobContext) -> Any:
         return {"text": "x" * 200}
     if payload.mode == "nan":
         return {"n": float("nan")}
+    if payload.mode == "progress":
+        ctx.progress(0.25)
     if payload.mode == "deadline":
         return {"time_left": ctx.time_left()}
     if payload.mode == "wait-for-cancel":
@@ -213,3 +216,68 @@ def test_a_cancel_requested_mid_run_stops_the_handler(store: JobStore) -> None:
     assert _run(store, job_id) is Outcome.CANCELLED
     doc = store.get(job_id)
     assert doc is not None and doc["status"] == "cancelled" and doc["result"] is None
+
+
+def test_progress_the_handler_reports_is_recorded_on_its_attempt(store: JobStore) -> None:
+    job_id = _job(store, "progress")
+    assert _run(store, job_id) is Outcome.SUCCEEDED
+    doc = store.get(job_id)
+    assert doc is not None and doc["progress"] == 0.25
+
+
+def test_a_redelivered_job_asked_to_cancel_stops_before_its_handler(store: JobStore) -> None:
+    job_id = _job(store, "boom")
+    store.claim(job_id, "run-dead", "dead:1", take_over=False)
+    store.cancel(job_id)
+    assert _run(store, job_id, redelivered=True) is Outcome.CANCELLED
+    doc = store.get(job_id)
+    assert doc is not None and doc["status"] == "cancelled" and doc["errors"] == []
+
+
+def test_the_last_attempt_after_a_lost_worker_still_runs(store: JobStore) -> None:
+    job_id = _job(store, max_attempts=2)
+    store.claim(job_id, "run-dead", "dead:1", take_over=False)
+    assert _run(store, job_id, redelivered=True) is Outcome.SUCCEEDED
+    doc = store.get(job_id)
+    assert doc is not None and doc["result"] == '{"attempt":2}'
+
+
+def test_a_failed_attempt_records_which_attempt_failed(store: JobStore) -> None:
+    job_id = _job(store, "boom", max_attempts=2)
+    _run(store, job_id)
+    _run(store, job_id)
+    doc = store.get(job_id)
+    assert doc is not None and doc["status"] == "failed"
+    assert [(e["attempt"], e["error"]) for e in doc["errors"]] == [
+        (1, "RuntimeError: boom"),
+        (2, "RuntimeError: boom"),
+    ]
+    assert store.counts() == [{"status": "failed", "type": "unit_probe", "count": 1}]
+
+
+def test_an_outcome_write_waits_out_a_short_database_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr(lifecycle.time, "sleep", pauses.append)
+    failures = iter(range(7))
+
+    def flaky() -> str:
+        if next(failures, None) is not None:
+            raise ServerSelectionTimeoutError("no servers")
+        return "written"
+
+    assert lifecycle._persist(flaky) == "written"
+    assert pauses == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+
+
+def test_an_outcome_write_gives_up_after_its_patience(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock_now = iter([0.0, 59.0, 61.0])
+    monkeypatch.setattr(lifecycle.time, "monotonic", lambda: next(clock_now))
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda _s: None)
+
+    def down() -> None:
+        raise ServerSelectionTimeoutError("no servers")
+
+    with pytest.raises(ServerSelectionTimeoutError):
+        lifecycle._persist(down)
