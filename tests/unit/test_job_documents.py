@@ -52,6 +52,11 @@ def _recorded(store: JobStore, max_attempts: int = 3) -> Doc:
     return doc
 
 
+def _boom(t: datetime) -> Doc:
+    """What a first attempt that failed with "boom" at `t` writes besides its status."""
+    return {"error": "boom", "errors": [{"attempt": 1, "error": "boom", "at": t}], "updated_at": t}
+
+
 def test_a_new_job_is_pending_with_every_field_in_place(frozen: Clock) -> None:
     doc = new_job("noop", {"n": 1}, 4, 3, "idem", "hash", "key-1", run_at=T0)
     # Due now is not ahead: pending, to be published at once.
@@ -169,13 +174,7 @@ def test_an_attempt_writes_its_start_heartbeats_progress_and_outcome(
     before = _got(store, job_id)
     t = frozen.advance()
     store.finish(job_id, "run-1", JobStatus.FAILED, job_type="noop", error="boom", attempt=1)
-    assert _changed(store, job_id, before) == {
-        "status": "failed",
-        "error": "boom",
-        "errors": [{"attempt": 1, "error": "boom", "at": t}],
-        "finished_at": t,
-        "updated_at": t,
-    }
+    assert _changed(store, job_id, before) == {"status": "failed", "finished_at": t, **_boom(t)}
 
 
 def test_a_retry_records_the_error_and_when_to_try_again(store: JobStore, frozen: Clock) -> None:
@@ -188,10 +187,8 @@ def test_a_retry_records_the_error_and_when_to_try_again(store: JobStore, frozen
     assert store.schedule_retry(job_id, "run-1", "boom", 1, retry_at)
     assert _changed(store, job_id, before) == {
         "status": "retrying",
-        "error": "boom",
-        "errors": [{"attempt": 1, "error": "boom", "at": t}],
         "retry_at": retry_at,
-        "updated_at": t,
+        **_boom(t),
     }
     before = _got(store, job_id)
     t = frozen.advance()
