@@ -140,3 +140,15 @@ def test_a_type_registered_by_a_test_is_gone_after_it() -> None:
 
 def test_no_test_sees_a_type_an_earlier_test_registered() -> None:
     assert get("unit_leaks") is None
+
+
+class _Limited(BaseModel):
+    n: int = 0
+
+
+def test_a_registered_type_keeps_its_name_model_handler_and_time_limit() -> None:
+    def handler(payload: _Limited, ctx: JobContext) -> int:
+        return payload.n
+
+    assert registry.job_type("unit_limited", _Limited, time_limit=12.5)(handler) is handler
+    assert get("unit_limited") == registry.JobType("unit_limited", _Limited, handler, 12.5)

@@ -9,7 +9,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from services.core import db
 from services.core.config import Settings
 from services.core.jobs import lifecycle
-from services.core.jobs.context import JobContext, PermanentError
+from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.lifecycle import Outcome
 from services.core.jobs.registry import job_type
 from services.core.jobs.store import JobStore, new_job, to_api
@@ -281,3 +281,13 @@ def test_an_outcome_write_gives_up_after_its_patience(monkeypatch: pytest.Monkey
 
     with pytest.raises(ServerSelectionTimeoutError):
         lifecycle._persist(down)
+
+
+def test_a_context_names_its_job_when_cancelled_and_never_has_negative_time_left() -> None:
+    ctx = JobContext("job-7", 1, deadline=0.0)
+    assert ctx.time_left() == 0.0
+    ctx.cancel_requested.set()
+    for stop in (ctx.raise_if_cancelled, lambda: ctx.sleep(5)):
+        with pytest.raises(JobCancelled) as cancelled:
+            stop()
+        assert cancelled.value.args == ("job-7",)

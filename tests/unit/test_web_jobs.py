@@ -255,3 +255,31 @@ def test_a_page_stops_before_its_byte_budget_and_says_next(
             pages += 1
             url = f"/jobs?{query}&cursor={page['next']}" if page["next"] else None
         assert seen == ids[::-1] and pages == 3
+
+
+def test_a_reused_idempotency_key_with_another_request_names_the_key(
+    client: FlaskClient,
+) -> None:
+    headers = {"Idempotency-Key": "k-2"}
+    assert client.post("/jobs", json={"type": "noop"}, headers=headers).status_code == 202
+    reply = client.post("/jobs", json={"type": "noop", "priority": 1}, headers=headers)
+    assert reply.status_code == 409
+    assert reply.get_json() == {
+        "error": "this Idempotency-Key was already used for a different request",
+        "key": "k-2",
+    }
+
+
+@pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": "k-3"}])
+def test_a_first_submission_is_not_a_replay(client: FlaskClient, headers: dict) -> None:
+    reply = client.post("/jobs", json={"type": "noop"}, headers=headers)
+    assert reply.status_code == 202 and "Idempotent-Replayed" not in reply.headers
+
+
+def test_jobs_of_a_batch_are_recorded_with_their_submitter_and_attempts(
+    client: FlaskClient, store: JobStore
+) -> None:
+    reply = client.post("/jobs/batch", json={"jobs": [{"type": "noop"}, {"type": "noop"}]})
+    for job in reply.get_json()["jobs"]:
+        doc = store.get(job["id"])
+        assert doc is not None and doc["submitted_by"] is not None and doc["max_attempts"] == 3
