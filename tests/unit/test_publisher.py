@@ -193,3 +193,98 @@ def test_only_what_a_202_promises_waits_for_confirms() -> None:
     assert not app.connection_for_write().transport_options.get("confirm_publish")
     # ... while an accepted ticket's assignment message is confirmed, like a job's.
     assert confirming_connections().connection.transport_options["confirm_publish"] is True
+
+
+class _AmqpChannel:
+    """A confirm-mode channel's surface: publishes recorded, acks delivered by the connection."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, set[Any]] = {"basic_ack": set(), "basic_nack": set()}
+        self.sent: list[tuple[Any, str, str]] = []
+        self.confirm_mode = False
+
+    def confirm_select(self) -> None:
+        self.confirm_mode = True
+
+    def basic_publish(self, message: Any, exchange: str, routing_key: str) -> None:
+        self.sent.append((message, exchange, routing_key))
+
+
+class _AmqpConnection:
+    """Answers each wait for events with the broker's `answer`: ack, nack of the last, or none."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.chan = _AmqpChannel()
+        self.connected = False
+        self.waits: list[float] = []
+        self.options: dict[str, Any] = {}
+
+    def connect(self) -> None:
+        self.connected = True
+
+    def channel(self) -> _AmqpChannel:
+        return self.chan
+
+    def drain_events(self, timeout: float) -> None:
+        self.waits.append(timeout)
+        last = len(self.chan.sent)
+        acked = {"ack": last, "nack-last": last - 1}.get(self.answer)
+        for ack in self.chan.events["basic_ack"] if acked else ():
+            ack(acked, True)
+        for nack in self.chan.events["basic_nack"] if self.answer == "nack-last" else ():
+            nack(last, False)
+
+
+def _confirm_channel(
+    answer: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[publisher._ConfirmChannel, _AmqpConnection, mock.Mock]:
+    conn = _AmqpConnection(answer)
+    declared = mock.Mock()
+    monkeypatch.setattr(publisher, "_JOBS_QUEUE", declared)
+
+    def connection_for_write(transport_options: dict[str, Any]) -> _AmqpConnection:
+        conn.options = transport_options
+        return conn
+
+    monkeypatch.setattr(app, "connection_for_write", connection_for_write)
+    return publisher._ConfirmChannel(app), conn, declared
+
+
+def test_a_confirm_channel_is_its_own_connection_in_confirm_mode_with_the_queue_declared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, conn, declared = _confirm_channel("ack", monkeypatch)
+    assert conn.options == {"confirm_publish": False} and conn.connected
+    assert conn.chan.confirm_mode
+    declared.bind.assert_called_once_with(conn.chan)
+    declared.bind.return_value.declare.assert_called_once_with()
+
+
+def test_a_confirm_channel_sends_every_message_then_waits_for_the_acks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    channel, conn, _ = _confirm_channel("ack", monkeypatch)
+    channel.publish(MESSAGES, timeout=5.0)
+    assert [(exchange, key) for _, exchange, key in conn.chan.sent] == [("", queues.JOBS)] * 3
+    assert [m.properties["priority"] for m, _, _ in conn.chan.sent] == [5, 5, 9]
+    assert channel.confirms.confirmed == ["j1", "j2", "j3"] and channel.confirms.waiting == 0
+    assert len(conn.waits) == 1 and 4.0 < conn.waits[0] <= 5.0
+
+
+def test_a_confirm_channel_reports_a_nack_as_the_broker_refusing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    channel, _, _ = _confirm_channel("nack-last", monkeypatch)
+    with pytest.raises(BrokerUnavailable, match=r"^the broker refused 1 messages$"):
+        channel.publish(MESSAGES, timeout=5.0)
+    assert channel.confirms.confirmed == ["j1", "j2"] and channel.confirms.refused == ["j3"]
+
+
+def test_a_confirm_channel_gives_up_on_confirms_at_its_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    channel, conn, _ = _confirm_channel("none", monkeypatch)
+    with pytest.raises(TimeoutError, match=r"^3 messages unconfirmed after 0\.01s$"):
+        channel.publish(MESSAGES, timeout=0.01)
+    assert conn.waits and all(0 < wait <= 0.01 for wait in conn.waits)
