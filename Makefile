@@ -13,7 +13,7 @@ ENGINE := $(shell docker info >/dev/null 2>&1 && echo yes)
 AS_ME = --user "$$(id -u):$$(id -g)"
 
 .PHONY: help install run-prod down-prod build-prod logs run-dev down-dev build-dev test \
-	test-unit-dev test-functional-dev coverage-dev lint-dev format-dev bench drills simulate keys mutation
+	test-unit-dev test-functional-dev coverage-dev lint-dev format-dev bench drills simulate keys
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -75,9 +75,11 @@ keys: ## Manage API keys on the local database: make keys ARGS='create --name ci
 	$(PY) -m services.keys $(ARGS)
 
 # Config in pyproject.toml [tool.mutmut]; mutants/ is made afresh each run. MUTMUT_ARGS='--max-children 2'.
+.PHONY: mutation
 mutation: ## Mutation testing (mutmut) of services/core/jobs by the unit tests; fails under 85% killed
 	@scripts/install.sh --python-only
 	rm -rf mutants
+	@echo "mutmut: every mutant of services/core/jobs (about 10 minutes on 2 cores)"
 	$(PY) -m mutmut run $(MUTMUT_ARGS) >/dev/null || true
 	$(PY) -m mutmut results --all true | $(PY) scripts/mutation-floor.py 85 services.core.jobs
 
