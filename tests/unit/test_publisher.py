@@ -272,19 +272,25 @@ def test_a_confirm_channel_sends_every_message_then_waits_for_the_acks(
     assert len(conn.waits) == 1 and 4.0 < conn.waits[0] <= 5.0
 
 
-def test_a_confirm_channel_reports_a_nack_as_the_broker_refusing(
+@pytest.mark.parametrize(
+    ("answer", "timeout", "error", "match", "confirmed"),
+    [
+        # A nack is the broker refusing; the others were confirmed all the same.
+        ("nack-last", 5.0, BrokerUnavailable, r"^the broker refused 1 messages$", ["j1", "j2"]),
+        # No answer at all: given up at the timeout, with every wait inside it.
+        ("none", 0.01, TimeoutError, r"^3 messages unconfirmed after 0\.01s$", []),
+    ],
+)
+def test_a_confirm_channel_fails_on_a_nack_or_at_its_timeout(
     monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    timeout: float,
+    error: type[Exception],
+    match: str,
+    confirmed: list[str],
 ) -> None:
-    channel, _, _ = _confirm_channel("nack-last", monkeypatch)
-    with pytest.raises(BrokerUnavailable, match=r"^the broker refused 1 messages$"):
-        channel.publish(MESSAGES, timeout=5.0)
-    assert channel.confirms.confirmed == ["j1", "j2"] and channel.confirms.refused == ["j3"]
-
-
-def test_a_confirm_channel_gives_up_on_confirms_at_its_timeout(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    channel, conn, _ = _confirm_channel("none", monkeypatch)
-    with pytest.raises(TimeoutError, match=r"^3 messages unconfirmed after 0\.01s$"):
-        channel.publish(MESSAGES, timeout=0.01)
-    assert conn.waits and all(0 < wait <= 0.01 for wait in conn.waits)
+    channel, conn, _ = _confirm_channel(answer, monkeypatch)
+    with pytest.raises(error, match=match):
+        channel.publish(MESSAGES, timeout=timeout)
+    assert channel.confirms.confirmed == confirmed
+    assert conn.waits and all(0 < wait <= timeout for wait in conn.waits)
