@@ -46,7 +46,6 @@ class InvalidKeyRequest(InvalidRequest):
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", field=field)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,10 @@ def _seconds_by_name(name: str, default: str) -> tuple[tuple[str, float], ...]:
     return tuple((key.strip(), float(value)) for key, _, value in pairs)
 
 
+def _web_threads() -> int:
+    return _int("WEB_THREADS", 16)
+
+
 @dataclass(frozen=True)
 class Settings:
     mongo_url: str = field(default_factory=lambda: _str("MONGO_URL", "mongodb://127.0.0.1:27017"))
@@ -63,7 +67,7 @@ class Settings:
     wait_max_seconds: int = field(default_factory=lambda: _int("JOB_WAIT_MAX", 30))
     wait_poll_interval: float = field(default_factory=lambda: _float("JOB_WAIT_POLL", 0.2))
     wait_max_requests: int = field(
-        default_factory=lambda: _int("JOB_WAIT_MAX_REQUESTS", max(_int("WEB_THREADS", 16) // 2, 1))
+        default_factory=lambda: _int("JOB_WAIT_MAX_REQUESTS", max(_web_threads() // 2, 1))
     )
     dispatch_interval: float = field(default_factory=lambda: _float("DISPATCH_INTERVAL", 1.0))
     sweep_interval: float = field(default_factory=lambda: _float("SWEEP_INTERVAL", 10.0))
@@ -85,7 +89,7 @@ class Settings:
     bind_host: str = field(default_factory=lambda: _str("BIND_HOST", "0.0.0.0"))
     web_port: int = field(default_factory=lambda: _int("WEB_PORT", 8000))
     web_workers: int = field(default_factory=lambda: _int("WEB_WORKERS", 2))
-    web_threads: int = field(default_factory=lambda: _int("WEB_THREADS", 16))
+    web_threads: int = field(default_factory=lambda: _web_threads())
     web_reload: bool = field(default_factory=lambda: _str("WEB_RELOAD", "") not in ("", "0"))
     # Celery node name; %h is the host name, so replicas in containers differ by themselves.
     worker_name: str = field(default_factory=lambda: _str("WORKER_NAME", "worker@%h"))

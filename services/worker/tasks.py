@@ -36,9 +36,9 @@ def _declare_topology(sender: object = None, **_kwargs: object) -> None:
         queues.declare_all(conn.default_channel)
 
 
-def tallying_store(db: Database) -> JobStore:
+def tallying_store(database: Database) -> JobStore:
     """The job store of a pool process: outcomes counted off the job's path (`tally`)."""
-    store = JobStore(db, tally_outcomes=True)
+    store = JobStore(database, tally_outcomes=True)
     _tallying().append(store)
     return store
 

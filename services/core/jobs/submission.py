@@ -83,7 +83,6 @@ class InvalidJob(InvalidRequest):
 
     def __init__(self, field: str, message: str, **extra: Any) -> None:
         super().__init__(f"{field}: {message}", field=field, **extra)
-        self.field = field
 
 
 class IdempotencyConflict(Conflict):

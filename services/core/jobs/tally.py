@@ -69,8 +69,7 @@ class Tally:
             if n:
                 by_type.setdefault(job_type, {})[status] = n
         try:
-            while by_type:
-                job_type, inc = next(iter(by_type.items()))
+            for job_type, inc in list(by_type.items()):
                 self._collection.update_one({"_id": job_type}, {"$inc": inc}, upsert=True)
                 del by_type[job_type]
         except PyMongoError as exc:
