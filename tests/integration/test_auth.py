@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pymongo import MongoClient
+from pymongo.database import Database
 
 from services.core.apikeys import KeyStore, Scope
 from services.localstack.stack import LocalStack
@@ -32,7 +33,7 @@ def test_a_writer_key_reads_its_own_jobs_only(api: Api) -> None:
 def test_replicas_starting_together_make_one_first_admin_key(
     stack: LocalStack, tmp_path: Path
 ) -> None:
-    db = MongoClient(stack.config.mongo_url, tz_aware=True)["switchboard_first_admin"]
+    db: Database = MongoClient(stack.config.mongo_url, tz_aware=True)["switchboard_first_admin"]
     db.drop_collection("api_keys")
     store = KeyStore(db)
     store.ensure_indexes()

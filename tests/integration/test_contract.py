@@ -59,8 +59,8 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
         return
     if case.path == "/jobs":
         _tame_job(body)
-    elif case.path == "/jobs/batch" and isinstance(body.get("jobs"), list):
-        for job in body["jobs"]:
+    elif case.path == "/jobs/batch" and isinstance(jobs := body.get("jobs"), list):
+        for job in jobs:
             _tame_job(job)
     elif case.path == "/word-count" and _is_http_url(body.get("url")):
         body["url"] = UNREACHABLE_URL

@@ -8,6 +8,7 @@ Then, once the sweep has had its turn, every invariant must hold in what MongoDB
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -204,6 +205,10 @@ def snapshot(api: Api) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return agents, tickets
 
 
+def _is_assigned(api: Api, ticket_id: str) -> bool:
+    return api.get(f"/tickets/{ticket_id}").json["status"] == "assigned"
+
+
 def plant_crashes(api: Api, store: TicketStore, hammer: Hammer) -> list[dict[str, Any]]:
     """Crash at both two-document steps, deterministically, by doing only the first half.
 
@@ -236,7 +241,7 @@ def plant_crashes(api: Api, store: TicketStore, hammer: Hammer) -> list[dict[str
         else:
             api.call("PATCH", f"/agents/{agent['id']}", {"status": "available"})
             wait_for(
-                lambda t=ticket: api.get(f"/tickets/{t['id']}").json["status"] == "assigned",
+                functools.partial(_is_assigned, api, ticket["id"]),
                 120,
                 "the planted ticket to be assigned",
             )

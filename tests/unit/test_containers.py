@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.core.config import Settings
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = {"dev": REPO / "docker-compose.dev.yml", "prod": REPO / "docker-compose.prod.yml"}
 PY_SERVICES = ("web", "worker", "beat", "flower")
@@ -126,10 +128,8 @@ def compose_config(kind: str, env: dict, tmp_path: Path) -> subprocess.Completed
 
 def settings_names() -> set[str]:
     """Environment variables the application reads (services/core/config.py)."""
-    text = (REPO / "services" / "core" / "config.py").read_text()
-    names = set(re.findall(r"""(?:_\w+|getenv|environ\.get)\(\s*["']([A-Z][A-Z0-9_]*)["']""", text))
-    assert len(names) > 10, "could not read the setting names from services/core/config.py"
-    return names
+    fields = Settings.model_fields.items()
+    return {str(field.validation_alias or name.upper()) for name, field in fields}
 
 
 def template_vars() -> set[str]:

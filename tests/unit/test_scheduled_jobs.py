@@ -72,6 +72,7 @@ def test_bad_start_times_are_400_naming_the_field(client: FlaskClient) -> None:
         ({"delay_seconds": 5, "run_at": "2030-01-01T00:00:00Z"}, "delay_seconds", "not both"),
     ]
     for fields, field, words in cases:
+        assert isinstance(fields, dict)
         status, error = _post(client, **fields)
         assert status == 400, fields
         assert error["field"] == field and words in error["error"], (fields, error)

@@ -1,7 +1,6 @@
 """Per-type time limits: how they are chosen, that they travel in the message, and what a
 submit is refused for because of them."""
 
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -38,11 +37,15 @@ BASE = Settings(job_time_limit=300, job_time_limit_max=3600, job_time_limit_grac
         # The operator's word wins over the type's, and the maximum over both.
         (
             "unit_declares_a_limit",
-            replace(BASE, job_time_limits=(("unit_declares_a_limit", 5),)),
+            BASE.model_copy(update={"job_time_limits": {"unit_declares_a_limit": 5}}),
             TimeLimits(5, 15),
         ),
-        ("unit_declares_a_limit", replace(BASE, job_time_limit_max=8), TimeLimits(8, 18)),
-        ("noop", replace(BASE, job_time_limit=9000), TimeLimits(3600, 3610)),
+        (
+            "unit_declares_a_limit",
+            BASE.model_copy(update={"job_time_limit_max": 8}),
+            TimeLimits(8, 18),
+        ),
+        ("noop", BASE.model_copy(update={"job_time_limit": 9000}), TimeLimits(3600, 3610)),
     ],
 )
 def test_a_type_s_limits(job_type: str, config: Settings, expected: TimeLimits) -> None:
@@ -51,7 +54,7 @@ def test_a_type_s_limits(job_type: str, config: Settings, expected: TimeLimits) 
 
 def test_limits_by_type_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOB_TIME_LIMITS", "sleep=60, word_count=2.5")
-    assert Settings().job_time_limits == (("sleep", 60.0), ("word_count", 2.5))
+    assert Settings().job_time_limits == {"sleep": 60.0, "word_count": 2.5}
 
 
 def test_each_message_carries_its_type_s_limits(

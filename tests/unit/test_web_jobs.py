@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 from flask.testing import FlaskClient
@@ -241,7 +240,7 @@ def test_a_page_stops_before_its_byte_budget_and_says_next(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = [_submit(client, type="event", payload=_event("x" * 3000))["id"] for _ in range(5)]
-    small = replace(settings(), page_max_bytes=7000)
+    small = settings().model_copy(update={"page_max_bytes": 7000})
     monkeypatch.setattr(store_module, "settings", lambda: small)
     # Through the history walk (no status) and through the status index (queued).
     for query in ("limit=50", "limit=50&status=queued"):

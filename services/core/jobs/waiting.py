@@ -86,5 +86,5 @@ class Waiters:
 
 
 default_waiters = per_process(
-    lambda: Waiters(default_store, settings().wait_poll_interval, settings().wait_max_requests)
+    lambda: Waiters(default_store, settings().wait_poll_interval, settings().wait_slots)
 )
