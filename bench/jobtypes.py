@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel, JsonValue
 
 from services.core import clock
-from services.core.db import database
 from services.core.jobs.context import JobContext
 from services.core.jobs.registry import job_type
+from services.core.runtime import process_runtime
 
 EXECUTIONS = "bench_executions"
 
@@ -28,7 +28,7 @@ class TallyPayload(BaseModel):
 def tally(payload: TallyPayload, ctx: JobContext) -> dict[str, Any]:
     if payload.seconds:
         ctx.sleep(payload.seconds)
-    database()[EXECUTIONS].insert_one(
+    process_runtime().database[EXECUTIONS].insert_one(
         {"job_id": ctx.job_id, "attempt": ctx.attempt, "token": payload.token, "at": clock.now()}
     )
     return {"attempt": ctx.attempt, "token": payload.token}

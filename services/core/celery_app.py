@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from celery import Celery
 
@@ -19,18 +20,10 @@ def maintenance_intervals(s: Settings) -> dict[str, float]:
     }
 
 
-def _make_app() -> Celery:
-    s = settings()
-    app = Celery(
-        "switchboard",
-        broker=s.broker_url,
-        include=[
-            "services.worker.tasks",
-            "services.worker.ticket_tasks",
-            "services.worker.maintenance_tasks",
-        ],
-    )
-    app.conf.update(
+def configuration(s: Settings) -> dict[str, Any]:
+    """The Celery configuration these settings make."""
+    return dict(
+        broker_url=s.broker_url,
         task_queues=queues.all_queues,
         task_default_queue=queues.JOBS,
         task_default_exchange=queues.work_exchange.name,
@@ -76,7 +69,15 @@ def _make_app() -> Celery:
             for name, interval in maintenance_intervals(s).items()
         },
     )
-    return app
 
 
-app = _make_app()
+app = Celery(
+    "switchboard",
+    include=[
+        "services.worker.tasks",
+        "services.worker.ticket_tasks",
+        "services.worker.maintenance_tasks",
+    ],
+)
+# Read from the environment when the configuration is first used, not when this is imported.
+app.add_defaults(lambda: configuration(settings()))

@@ -9,6 +9,12 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.core.tickets.matching import Strategy
+
+# Defaults the stores also use when made without settings (unit tests, tools).
+JOB_RETENTION = 7 * 86400.0
+PAGE_MAX_BYTES = 4 * 1024 * 1024
+
 # A comma-separated variable, such as WORKER_QUEUES=jobs,tickets (not JSON).
 Names = Annotated[tuple[str, ...], NoDecode]
 Seconds = Annotated[float, Field(gt=0)]
@@ -35,7 +41,7 @@ class Settings(BaseSettings):
     outbox_grace: Seconds = 5.0
     # Succeeded and cancelled jobs are deleted this many seconds after they finished (a TTL
     # index); failed jobs, the dead letters, stay until retried. 0 keeps every job for ever.
-    job_retention: float = Field(7 * 86400.0, ge=0)
+    job_retention: float = Field(JOB_RETENTION, ge=0)
     # GET /jobs/<id>?wait=N: the longest N, how often a web process checks its waiting jobs
     # (one query for all of them), and how many requests may wait at once per web process (each
     # holds a request thread; unset: half of them, `wait_slots`).
@@ -46,7 +52,7 @@ class Settings(BaseSettings):
     dispatch_interval: Seconds = 1.0
     sweep_interval: Seconds = 10.0
     job_modules: Names = Field((), validation_alias="SWITCHBOARD_JOB_MODULES")
-    assignment_strategy: str = "longest_idle"
+    assignment_strategy: Strategy = Strategy.LONGEST_IDLE
     # How often beat runs the ticket sweep, and how old a reservation must be before the sweep
     # may void it (a live one lasts milliseconds).
     ticket_sweep_interval: Seconds = 5.0
@@ -93,7 +99,7 @@ class Settings(BaseSettings):
     # A result bigger than this (as JSON) fails its job; MongoDB refuses documents over 16 MiB.
     result_max_bytes: int = Field(1024 * 1024, gt=0)
     # A list page stops before its documents pass this many bytes, and says `next`.
-    page_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    page_max_bytes: int = Field(PAGE_MAX_BYTES, gt=0)
     # How deeply a request body's JSON may nest.
     json_max_depth: int = Field(64, ge=1)
     data_dir: str = ".data"

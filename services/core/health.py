@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from pymongo.database import Database
+
 from services.core import queues
 from services.core.broker import BROKER_ERRORS
 from services.core.celery_app import app
-from services.core.db import client
 from services.core.errors import BrokerUnavailable
 
 BROKER_CHECK_TIMEOUT = 2.0
 
 
-def mongo_problem() -> str | None:
+def mongo_problem(database: Database) -> str | None:
     try:
-        client().admin.command("ping")
+        database.client.admin.command("ping")
     except Exception as exc:  # any failure means "not healthy", reported, never raised
         return f"{type(exc).__name__}: {exc}"
     return None

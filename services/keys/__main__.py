@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 
-from services.core import apikeys, db
-from services.core.apikeys import InvalidKeyRequest, KeyStore, parse_scopes
+from services.core import apikeys
+from services.core.apikeys import InvalidKeyRequest, parse_scopes
+from services.core.runtime import process_runtime
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +28,7 @@ def main(argv: list[str]) -> int:
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
 
-    store = db.store_on(db.database(), KeyStore)
+    store = process_runtime().keys
     if args.command == "create":
         try:
             key, token = store.create(args.name, parse_scopes(args.scopes), args.agent_id)

@@ -8,9 +8,11 @@ from flask import Flask
 
 from services.core.config import Settings, settings
 from services.core.jobs import registry
+from services.core.runtime import Runtime
 from services.web import (
     auth,
     compat_api,
+    current,
     errors,
     jobs_api,
     keys_api,
@@ -20,16 +22,20 @@ from services.web import (
 )
 
 
-def create_app(config: Settings | None = None) -> Flask:
-    s = config or settings()
+def create_app(config: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    """The API on `runtime` (by default one made from `config`, by default the environment's):
+    the views reach the database, the stores and the publisher only through it."""
+    runtime = runtime or Runtime(config or settings())
+    s = runtime.settings
     logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     registry.load(s.job_modules)
     app = Flask("switchboard")
+    app.extensions[current.EXTENSION] = runtime
     app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes
     # Keep clients' key order: payloads and results round-trip as sent.
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register(app)
-    auth.register(app, s.auth_cache_seconds)
+    auth.register(app, lambda: runtime.keys, s.auth_cache_seconds)
     blueprints = (jobs_api, compat_api, system_api, metrics_api, tickets_api, keys_api)
     for module in blueprints:
         app.register_blueprint(module.bp)

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from services.core import db
 from services.core.apikeys import ApiKey, KeyStore, Scope
 from services.core.errors import Forbidden
 from services.web.errors import envelope_of, error_response
@@ -129,8 +128,8 @@ def _check() -> Response | None:
     return None
 
 
-def register(app: Flask, ttl: float) -> None:
-    app.extensions["switchboard.keys"] = KeyCache(lambda: db.store_on(db.database(), KeyStore), ttl)
+def register(app: Flask, keys: Callable[[], KeyStore], ttl: float) -> None:
+    app.extensions["switchboard.keys"] = KeyCache(keys, ttl)
     app.before_request(_check)
     app.register_blueprint(bp)
 

@@ -9,12 +9,12 @@ from pymongo.errors import ConnectionFailure
 
 from services.core import jsonfield
 from services.core.apikeys import Scope
-from services.core.config import settings
 from services.core.errors import BrokerUnavailable
 from services.core.jobs.states import JobStatus
-from services.core.jobs.store import default_store
+from services.core.jobs.store import Doc
 from services.core.jobs.submission import InvalidJob, JobRequest, parse, submit
 from services.web.auth import current_key, may_read_job, requires
+from services.web.current import runtime
 from services.web.errors import in_envelope
 from services.web.parsing import json_body
 
@@ -41,6 +41,12 @@ def _word_count_body() -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def _submit(job: JobRequest) -> Doc:
+    r = runtime()
+    doc, _ = submit(r.committer, job, r.settings.job_max_attempts, current_key().id)
+    return doc
+
+
 @bp.post("/word-count")
 @in_envelope(_word_count_reply)
 @requires(Scope.JOBS_WRITE)
@@ -53,7 +59,7 @@ def schedule_word_count() -> Response:
         job = parse({"type": "word_count", "payload": {"url": url}})
     except InvalidJob as exc:
         return _word_count_reply(400, f"Invalid url: {exc.message}")
-    doc, _ = submit(job, settings().job_max_attempts, current_key().id)
+    doc = _submit(job)
     data = {"job_id": doc["_id"], "url": url, "status": "IN_PROGRESS"}
     return _word_count_reply(202, f"Scheduled Job: {doc['_id']}", data)
 
@@ -65,7 +71,7 @@ def fetch_word_count() -> Response:
     job_id = request.args.get("job_id") or _word_count_body().get("job_id")
     if not isinstance(job_id, str) or not job_id:
         return _word_count_reply(400, "Missing 'job_id' in the query string or the request body")
-    doc = default_store().get(job_id)
+    doc = runtime().jobs.get(job_id)
     if doc is None or doc["type"] != "word_count" or not may_read_job(doc):
         return _word_count_reply(404, f"No word count job with id {job_id}")
     status = _LEGACY_STATUS.get(doc["status"], "IN_PROGRESS")
@@ -102,7 +108,7 @@ def post_event() -> Response:
     payload = {k: body[k] for k in ("user_id", "event_type_id", "event_data")}
     job = JobRequest(type="event", payload=payload, priority=_legacy_priority(body["priority"]))
     try:
-        doc, _ = submit(job, settings().job_max_attempts, current_key().id)
+        doc = _submit(job)
     except BrokerUnavailable:
         return _plain(500, "could not enqueue the event: the message broker is unavailable")
     except ConnectionFailure:

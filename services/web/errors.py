@@ -15,7 +15,6 @@ from flask import Flask, Response, jsonify
 from pymongo.errors import ConnectionFailure
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from services.core.config import settings
 from services.core.errors import (
     DatabaseUnavailable,
     NotFound,
@@ -23,6 +22,7 @@ from services.core.errors import (
     TooLarge,
     Unavailable,
 )
+from services.web.current import runtime
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
@@ -45,7 +45,7 @@ def located(body: Any, status: int, location: str) -> Response:
 
 
 def too_large() -> TooLarge:
-    limit = settings().max_body_bytes
+    limit = runtime().settings.max_body_bytes
     return TooLarge(f"request body is larger than {limit} bytes", limit=limit)
 
 

@@ -1,19 +1,11 @@
-"""Gunicorn settings, from the same environment as the application."""
+"""Gunicorn's fixed settings; those from the environment (bind, workers, threads, reload, log
+level) are on the command line `services.web.__main__` builds from the settings."""
 
-from services.core.config import settings
-
-_s = settings()
-bind = f"{_s.bind_host}:{_s.web_port}"
-workers = _s.web_workers
-# Threads overlap the waits on MongoDB and on publisher confirms, and the submits waiting at once
-# share one group commit: 16 rather than 4 about doubled POST /jobs at 64 connections (2 cores).
+# Threads (--threads): a request's waits on MongoDB and the broker overlap the others'.
 worker_class = "gthread"
-threads = _s.web_threads
-reload = _s.web_reload
 # No access log: formatting and writing a line per request, and supervisord copying it, cost about
 # a fifth of a refused request's CPU. GUNICORN_CMD_ARGS="--access-logfile -" turns it back on.
 accesslog = None
-loglevel = _s.log_level.lower()
 graceful_timeout = 10
 # Nginx keeps its upstream connections open for 60 s (nginx/switchboard.conf.template); closing
 # them sooner, as Gunicorn's default of 2 s does, races a request Nginx is sending on one, and a

@@ -5,14 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from services.core.apikeys import Scope
-from services.core.config import settings
 from services.core.errors import Conflict, InvalidRequest
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
-from services.core.jobs.store import Doc, JobStore, default_store, to_api
+from services.core.jobs.store import Doc, JobStore, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
-from services.core.jobs.waiting import default_waiters
 from services.web.auth import check_job, current_key, requires
+from services.web.current import runtime
 from services.web.errors import found, located
 from services.web.parsing import idempotency_key, int_arg, json_object
 
@@ -46,7 +45,8 @@ def _check_reachable(store: JobStore, job_id: str) -> None:
 def create_job() -> Response:
     key = idempotency_key()
     job = parse(json_object())
-    doc, created = submit(job, settings().job_max_attempts, current_key().id, key)
+    r = runtime()
+    doc, created = submit(r.committer, job, r.settings.job_max_attempts, current_key().id, key)
     return _accepted(doc, replayed=not created)
 
 
@@ -64,7 +64,8 @@ def create_jobs() -> Response:
             f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0]
         )
     jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
-    docs = submit_batch(jobs, settings().job_max_attempts, current_key().id)
+    r = runtime()
+    docs = submit_batch(r.committer, jobs, r.settings.job_max_attempts, current_key().id)
     response = jsonify({"jobs": [to_api(doc) for doc in docs]})
     response.status_code = 202
     return response
@@ -74,12 +75,12 @@ def create_jobs() -> Response:
 @bp.get("/jobs/<string(length=24):job_id>")
 @requires(Scope.JOBS_READ, Scope.JOBS_WRITE)
 def get_job(job_id: str) -> Response:
-    wait = int_arg("wait", 0, 0, settings().wait_max_seconds)
-    store = default_store()
+    wait = int_arg("wait", 0, 0, runtime().settings.wait_max_seconds)
+    store = runtime().jobs
     doc = _job_or_404(store, job_id)
     if wait and JobStatus(doc["status"]) not in FINISHED:
         # Not finished: wait for it, or for `wait` seconds and answer with the job as it is then.
-        doc = default_waiters().wait(job_id, wait) or _job_or_404(store, job_id)
+        doc = runtime().waiters.wait(job_id, wait) or _job_or_404(store, job_id)
     return jsonify(to_api(doc))
 
 
@@ -91,7 +92,7 @@ def list_jobs() -> Response:
         known = ", ".join(s.value for s in JobStatus)
         raise InvalidRequest(f"status: must be one of {known}", field="status")
     limit = int_arg("limit", 50, 1, MAX_PAGE)
-    docs, next_cursor = default_store().page(
+    docs, next_cursor = runtime().jobs.page(
         status, request.args.get("type") or None, limit, request.args.get("cursor") or None
     )
     return jsonify({"items": [to_api(doc) for doc in docs], "next": next_cursor})
@@ -100,7 +101,7 @@ def list_jobs() -> Response:
 @bp.post("/jobs/<job_id>/cancel")
 @requires(Scope.JOBS_WRITE)
 def cancel_job(job_id: str) -> Response:
-    store = default_store()
+    store = runtime().jobs
     _check_reachable(store, job_id)
     doc = store.cancel(job_id)
     if doc is None:
@@ -112,9 +113,10 @@ def cancel_job(job_id: str) -> Response:
 @bp.post("/jobs/<job_id>/retry")
 @requires(Scope.JOBS_WRITE)
 def retry_job(job_id: str) -> Response:
-    store = default_store()
+    store = runtime().jobs
     _check_reachable(store, job_id)
-    doc = redispatch(store, job_id)
+    r = runtime()
+    doc = redispatch(store, job_id, r.publisher, r.settings)
     if doc is None:
         current = _job_or_404(store, job_id)
         raise Conflict(

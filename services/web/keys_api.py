@@ -7,11 +7,11 @@ from typing import Annotated
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.core import apikeys, db
+from services.core import apikeys
 from services.core.apikeys import KeyStore, Scope
 from services.core.errors import NotFound
-from services.core.tickets.store import default_store as ticket_store
 from services.web.auth import requires
+from services.web.current import runtime
 from services.web.errors import located
 from services.web.parsing import json_object, validated
 
@@ -27,14 +27,14 @@ class KeyRequest(BaseModel):
 
 
 def _store() -> KeyStore:
-    return db.store_on(db.database(), KeyStore)
+    return runtime().keys
 
 
 @bp.post("/keys")
 @requires(Scope.ADMIN)
 def create_key() -> Response:
     wanted = validated(KeyRequest, json_object())
-    if wanted.agent_id is not None and ticket_store().get_agent(wanted.agent_id) is None:
+    if wanted.agent_id is not None and runtime().tickets.get_agent(wanted.agent_id) is None:
         raise NotFound(f"no agent with id {wanted.agent_id!r}", field="agent_id")
     # A request the store cannot honour is a 400 naming the field (InvalidKeyRequest).
     key, token = _store().create(wanted.name, frozenset(wanted.scopes), wanted.agent_id)

@@ -14,12 +14,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.core import db, health
+from services.core import health
 from services.core.apikeys import Scope
 from services.core.jobs.states import FINISHED
-from services.core.jobs.store import default_store
 from services.core.maintenance import Maintenance
 from services.web.auth import requires
+from services.web.current import runtime
 
 bp = Blueprint("metrics", __name__)
 FINISHED_VALUES = frozenset(s.value for s in FINISHED)
@@ -37,7 +37,7 @@ class ClusterCollector(Collector):
             "Jobs that finished, by status and type (expired ones included)",
             labels=["status", "type"],
         )
-        for row in default_store().counts():
+        for row in runtime().jobs.counts():
             family = finished if row["status"] in FINISHED_VALUES else in_flight
             family.add_metric([row["status"], row["type"]], row["count"])
         yield in_flight
@@ -68,7 +68,7 @@ def _maintenance() -> Iterator[Metric]:
     seconds = CounterMetricFamily(
         "switchboard_maintenance_seconds", "Time spent in each periodic task", labels=["task"]
     )
-    for task in Maintenance(db.database()).report():
+    for task in Maintenance(runtime().database).report():
         runs.add_metric([task["_id"]], task.get("runs", 0))
         seconds.add_metric([task["_id"]], task.get("total_seconds", 0.0))
     yield runs

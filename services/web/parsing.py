@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from services.core import jsonfield
-from services.core.config import settings
 from services.core.errors import InvalidRequest, UnsupportedMediaType
+from services.web.current import runtime
 from services.web.errors import too_large
 
 JSON_TYPE = "application/json"
@@ -57,7 +57,7 @@ def json_body(required: bool = True) -> Any:
         return None
     _require_json_type()
     try:
-        return jsonfield.parse(data, settings().json_max_depth)
+        return jsonfield.parse(data, runtime().settings.json_max_depth)
     except jsonfield.InvalidJson as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}", field="body") from None
 

@@ -10,9 +10,9 @@ from swagger_ui_bundle import swagger_ui_path
 
 from services.core import health
 from services.core.apikeys import Scope
-from services.core.jobs.store import default_store
 from services.web import openapi
 from services.web.auth import public, requires
+from services.web.current import runtime
 
 bp = Blueprint("system", __name__)
 
@@ -20,7 +20,10 @@ bp = Blueprint("system", __name__)
 @bp.get("/health")
 @public
 def get_health() -> Response:
-    problems = {"mongodb": health.mongo_problem(), "rabbitmq": health.broker_problem()}
+    problems = {
+        "mongodb": health.mongo_problem(runtime().database),
+        "rabbitmq": health.broker_problem(),
+    }
     checks = {name: problem or "PASS" for name, problem in problems.items()}
     healthy = not any(problems.values())
     response = jsonify(
@@ -45,7 +48,7 @@ def get_health() -> Response:
 def get_stats() -> Response:
     by_status: dict[str, int] = defaultdict(int)
     by_type: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in default_store().counts():
+    for row in runtime().jobs.counts():
         by_status[row["status"]] += row["count"]
         by_type[row["type"]][row["status"]] = row["count"]
     depths = health.queue_depths()

@@ -9,31 +9,23 @@ from flask import Blueprint, Response, jsonify, request
 
 from services.core import clock
 from services.core.apikeys import Scope
-from services.core.config import settings
 from services.core.errors import Conflict, InvalidRequest
 from services.core.tickets import closing, intake, staffing, stats
-from services.core.tickets.matching import parse_strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
 from services.core.tickets.store import (
     Doc,
     TicketStore,
     agent_to_api,
-    default_store,
     ticket_to_api,
 )
 from services.web.auth import check_agent, check_ticket, current_key, forbid, requires
+from services.web.current import runtime
 from services.web.errors import found, located
 from services.web.parsing import int_arg, json_object, validated
 
 bp = Blueprint("tickets", __name__)
 MAX_PAGE = 500
-
-
-@bp.record_once
-def _check_settings(_state: object) -> None:
-    # The same check the workers make: a bad strategy fails the web replica at start too.
-    parse_strategy(settings().assignment_strategy)
 
 
 def _choice(name: str, allowed: type[Any]) -> str | None:
@@ -57,7 +49,7 @@ def _ticket_or_404(store: TicketStore, ticket_id: str) -> Doc:
 @bp.post("/agents")
 @requires(Scope.ADMIN)
 def create_agent() -> Response:
-    doc = staffing.enroll(default_store(), validated(AgentRequest, json_object()))
+    doc = staffing.enroll(runtime().tickets, validated(AgentRequest, json_object()))
     return located(agent_to_api(doc), 201, f"/agents/{doc['_id']}")
 
 
@@ -66,7 +58,7 @@ def create_agent() -> Response:
 def list_agents() -> Response:
     status = _choice("status", AgentStatus)
     limit = int_arg("limit", 100, 1, MAX_PAGE)
-    docs, next_cursor = default_store().list_agents(
+    docs, next_cursor = runtime().tickets.list_agents(
         status, limit, request.args.get("cursor") or None
     )
     return jsonify({"items": [agent_to_api(d) for d in docs], "next": next_cursor})
@@ -76,7 +68,7 @@ def list_agents() -> Response:
 @requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def get_agent(agent_id: str) -> Response:
     check_agent(agent_id)
-    return jsonify(agent_to_api(found(default_store().get_agent(agent_id), "agent", agent_id)))
+    return jsonify(agent_to_api(found(runtime().tickets.get_agent(agent_id), "agent", agent_id)))
 
 
 @bp.patch("/agents/<agent_id>")
@@ -89,7 +81,7 @@ def patch_agent(agent_id: str) -> Response:
         if patch.model_fields_set - {"status"}:
             raise forbid(Scope.ADMIN, "an agent's key may change only its status")
     # A capacity below the agent's active tickets, or an agent that kept changing: a 409.
-    changed = staffing.update(default_store(), agent_id, patch)
+    changed = staffing.update(runtime().tickets, agent_id, patch)
     return jsonify(agent_to_api(found(changed, "agent", agent_id)))
 
 
@@ -99,16 +91,16 @@ def patch_agent(agent_id: str) -> Response:
 @bp.post("/tickets")
 @requires(Scope.TICKETS_WRITE)
 def create_ticket() -> Response:
-    doc = intake.submit(default_store(), validated(TicketRequest, json_object()))
+    doc = intake.submit(runtime().tickets, validated(TicketRequest, json_object()))
     return located(ticket_to_api(doc), 202, f"/tickets/{doc['_id']}")
 
 
 @bp.get("/tickets/stats")
 @requires(Scope.TICKETS_WRITE)
 def ticket_stats() -> Response:
-    store = default_store()
+    store = runtime().tickets
     now = clock.now()
-    window = settings().ticket_stats_window
+    window = runtime().settings.ticket_stats_window
     assigned = store.assigned_since(now - timedelta(seconds=window))
     return jsonify(stats.summary(store.queue_entries(), assigned, store.all_agents(), now, window))
 
@@ -116,7 +108,7 @@ def ticket_stats() -> Response:
 @bp.get("/tickets/<ticket_id>")
 @requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def get_ticket(ticket_id: str) -> Response:
-    return jsonify(ticket_to_api(_ticket_or_404(default_store(), ticket_id)))
+    return jsonify(ticket_to_api(_ticket_or_404(runtime().tickets, ticket_id)))
 
 
 @bp.get("/tickets")
@@ -129,7 +121,7 @@ def list_tickets() -> Response:
     if not current_key().allows(Scope.TICKETS_WRITE):
         agent_id = agent_id or current_key().agent_id
         check_agent(agent_id or "")
-    docs, next_cursor = default_store().list_tickets(
+    docs, next_cursor = runtime().tickets.list_tickets(
         status,
         channel,
         agent_id,
@@ -140,7 +132,7 @@ def list_tickets() -> Response:
 
 
 def _end(ticket_id: str, becomes: TicketStatus) -> Response:
-    store = default_store()
+    store = runtime().tickets
     if not current_key().allows(Scope.TICKETS_WRITE):
         _ticket_or_404(store, ticket_id)
     finished = closing.close(store, ticket_id, becomes)

@@ -6,25 +6,21 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 
 from celery import Task
 from celery.exceptions import Reject
-from celery.signals import worker_process_shutdown, worker_ready
+from celery.signals import worker_init, worker_process_shutdown, worker_ready
 from celery.worker.request import Request
-from pymongo.database import Database
 from pymongo.errors import ConnectionFailure, PyMongoError
 
-from services.core import db, queues
+from services.core import queues
 from services.core.celery_app import app
 from services.core.config import settings
 from services.core.jobs import lifecycle, registry
 from services.core.jobs.publisher import RUN_JOB
-from services.core.jobs.store import JobStore, default_store
-from services.core.process import per_process
+from services.core.runtime import process_runtime
 
 log = logging.getLogger(__name__)
-registry.load(settings().job_modules)
 # Pause before handing a message back while MongoDB is away, so it does not spin.
 REQUEUE_PAUSE = 1.0
 
@@ -36,24 +32,17 @@ def _declare_topology(sender: object = None, **_kwargs: object) -> None:
         queues.declare_all(conn.default_channel)
 
 
-def tallying_store(database: Database) -> JobStore:
-    """The job store of a pool process: outcomes counted off the job's path (`tally`)."""
-    store = JobStore(database, tally_outcomes=True)
-    _tallying().append(store)
-    return store
-
-
-_tallying: Callable[[], list[JobStore]] = per_process(list)
-
-
-def attempt_store() -> JobStore:
-    return db.store_on(db.database(), tallying_store)
+@worker_init.connect
+def _load_job_types(**_kwargs: object) -> None:
+    # In the worker's main process, before the pool forks: every pool process knows them.
+    registry.load(settings().job_modules)
 
 
 @worker_process_shutdown.connect
 def _flush_tally(**_kwargs: object) -> None:
-    for store in _tallying():
-        store.flush_tally()
+    runtime = process_runtime()
+    if runtime.made("attempts"):
+        runtime.attempts.flush_tally()
 
 
 def worker_name(pid: int | None = None) -> str:
@@ -72,8 +61,9 @@ class RunJobRequest(Request):  # type: ignore[misc]
         # attempt as failed here, rather than leave the job `running` until the stale sweep.
         job_id = self.args[0]
         try:
+            runtime = process_runtime()
             outcome = lifecycle.abandon(
-                job_id, default_store(), settings(), worker_name(self.worker_pid)
+                job_id, runtime.jobs, runtime.settings, worker_name(self.worker_pid)
             )
         except PyMongoError as exc:
             log.warning("job %s past its hard time limit left to the sweep: %s", job_id, exc)
@@ -85,7 +75,10 @@ class RunJobRequest(Request):  # type: ignore[misc]
 def run_job(self: Task, job_id: str) -> str:
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        outcome = lifecycle.run(job_id, attempt_store(), settings(), worker_name(), redelivered)
+        runtime = process_runtime()
+        outcome = lifecycle.run(
+            job_id, runtime.attempts, runtime.settings, worker_name(), redelivered
+        )
     except ConnectionFailure as exc:
         log.warning("job %s handed back, MongoDB unavailable: %s", job_id, exc)
         time.sleep(REQUEUE_PAUSE)

@@ -9,15 +9,11 @@ from celery.exceptions import Reject
 from pymongo.errors import ConnectionFailure
 
 from services.core.celery_app import app
-from services.core.config import settings
+from services.core.runtime import process_runtime
 from services.core.tickets import assignment, dispatch
 from services.core.tickets.candidates import QueueSnapshot, Snapshot
-from services.core.tickets.matching import parse_strategy
-from services.core.tickets.store import default_store
 
 log = logging.getLogger(__name__)
-# A bad ASSIGNMENT_STRATEGY stops the worker at start rather than at the first ticket.
-STRATEGY = parse_strategy(settings().assignment_strategy)
 # Agents and waiting tickets as this process last read them, to pick candidates without a query
 # per message; read again once they are older than this (seconds).
 SNAPSHOT_AGE = 0.25
@@ -36,7 +32,12 @@ def _requeue(what: str, exc: ConnectionFailure) -> Reject:
 @app.task(name=dispatch.ASSIGN_TICKET)
 def assign_ticket(ticket_id: str) -> str:
     try:
-        return assignment.assign(default_store(), ticket_id, STRATEGY, SNAPSHOT).value
+        return assignment.assign(
+            process_runtime().tickets,
+            ticket_id,
+            process_runtime().settings.assignment_strategy,
+            SNAPSHOT,
+        ).value
     except ConnectionFailure as exc:
         raise _requeue(f"ticket {ticket_id}", exc) from exc
 
@@ -44,6 +45,6 @@ def assign_ticket(ticket_id: str) -> str:
 @app.task(name=dispatch.AGENT_PULL)
 def agent_pull(agent_id: str) -> int:
     try:
-        return assignment.pull(default_store(), agent_id, QUEUE)
+        return assignment.pull(process_runtime().tickets, agent_id, QUEUE)
     except ConnectionFailure as exc:
         raise _requeue(f"pull for agent {agent_id}", exc) from exc

@@ -1,12 +1,7 @@
-"""Unit tests run with no services: mongomock, Celery's in-memory broker, a stub publisher."""
+"""Unit tests run with no services: mongomock, Celery's in-memory broker, a stub publisher,
+all handed to the code under test through a `Runtime` (nothing read from the environment)."""
 
 from __future__ import annotations
-
-import os
-
-# Before anything reads the settings: no real broker, and small limits to test against.
-os.environ["BROKER_URL"] = "memory://"
-os.environ["MAX_BODY_BYTES"] = "4096"
 
 from collections.abc import Callable, Iterator
 
@@ -16,20 +11,45 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pymongo.errors import ServerSelectionTimeoutError
 
-from services.core import db
+from services.core import celery_app
 from services.core.apikeys import KeyStore, Scope
+from services.core.config import Settings
 from services.core.jobs import registry
-from services.core.jobs.publisher import StubPublisher, default_publisher
+from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore
+from services.core.runtime import Runtime, use
 
 registry.load()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def in_memory_broker() -> None:
+    """Whatever a unit test sends through Celery stays in memory."""
+    celery_app.app.conf.broker_url = "memory://"
+
+
 @pytest.fixture
-def mongo(monkeypatch: pytest.MonkeyPatch) -> mongomock.Database:
+def mongo() -> mongomock.Database:
     database: mongomock.Database = mongomock.MongoClient(tz_aware=True)["switchboard_unit"]
-    monkeypatch.setattr(db, "database", lambda: database)
     return database
+
+
+@pytest.fixture
+def config() -> Settings:
+    """The settings of the app under test: small limits to test against."""
+    return Settings(max_body_bytes=4096)
+
+
+@pytest.fixture
+def runtime(config: Settings, mongo: mongomock.Database, publisher: StubPublisher) -> Runtime:
+    return Runtime(config, database=mongo, publisher=publisher)
+
+
+@pytest.fixture(autouse=True)
+def tasks_runtime(runtime: Runtime) -> Iterator[Runtime]:
+    """Celery tasks run eagerly by a test work on the test's runtime."""
+    with use(runtime):
+        yield runtime
 
 
 @pytest.fixture(autouse=True)
@@ -41,13 +61,9 @@ def job_types() -> Iterator[None]:
     registry._types.update(known)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def publisher() -> StubPublisher:
-    """The process's publisher (the stub, with the in-memory broker), emptied for each test."""
-    stub = default_publisher()
-    assert isinstance(stub, StubPublisher)
-    stub.reset()
-    return stub
+    return StubPublisher()
 
 
 @pytest.fixture
@@ -69,10 +85,10 @@ def store(mongo: mongomock.Database) -> JobStore:
 
 
 @pytest.fixture
-def app(mongo: mongomock.Database) -> Flask:
+def app(runtime: Runtime) -> Flask:
     from services.web.app import create_app
 
-    return create_app()
+    return create_app(runtime=runtime)
 
 
 ClientFor = Callable[..., FlaskClient]

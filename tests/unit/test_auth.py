@@ -12,9 +12,11 @@ from flask.testing import FlaskClient
 
 from services.core.apikeys import KeyStore, Scope
 from services.core.config import Settings
+from services.core.jobs.publisher import StubPublisher
+from services.core.runtime import Runtime
 from services.core.tickets import dispatch
 from services.core.tickets.store import TicketStore
-from services.keys.__main__ import main as keys_cli
+from services.keys import __main__ as keys_command
 from services.web.app import create_app
 from tests.unit.conftest import ClientFor
 from tests.unit.ticket_worker import TicketWorker
@@ -141,8 +143,12 @@ def test_an_agent_key_acts_on_its_own_agent_and_tickets_only(
     assert away.get_json()["status"] == "away"
 
 
-def test_admins_make_list_and_revoke_keys(client: FlaskClient, mongo: mongomock.Database) -> None:
-    app = create_app(Settings(auth_cache_seconds=0))
+def test_admins_make_list_and_revoke_keys(
+    client: FlaskClient, mongo: mongomock.Database, publisher: StubPublisher
+) -> None:
+    app = create_app(
+        runtime=Runtime(Settings(auth_cache_seconds=0), database=mongo, publisher=publisher)
+    )
     made = client.post("/keys", json={"name": "ci", "scopes": ["jobs:write"]})
     assert made.status_code == 201
     token, key_id = made.get_json()["key"], made.get_json()["id"]
@@ -208,8 +214,13 @@ def test_a_provided_admin_key_is_stored_once(mongo: mongomock.Database, tmp_path
 
 
 def test_the_keys_command_makes_lists_and_revokes(
-    mongo: mongomock.Database, capsys: pytest.CaptureFixture[str]
+    runtime: Runtime,
+    mongo: mongomock.Database,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(keys_command, "process_runtime", lambda: runtime)
+    keys_cli = keys_command.main
     made_ok = keys_cli(["create", "--name", "ci", "--scope", "jobs:read", "--scope", "jobs:write"])
     assert made_ok == 0
     made = json.loads(capsys.readouterr().out)

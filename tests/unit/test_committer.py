@@ -11,11 +11,12 @@ import pytest
 from flask.testing import FlaskClient
 from pymongo.errors import ConnectionFailure
 
-from services.core import db
+from services.core.config import Settings
 from services.core.jobs import dispatch
 from services.core.jobs.committer import Committer
 from services.core.jobs.publisher import BrokerUnavailable, Message, StubPublisher
 from services.core.jobs.store import Doc, JobStore, new_job
+from services.core.runtime import Runtime
 
 # What a round trip to the database is: every collection method that talks to it.
 _ROUND_TRIPS = {
@@ -55,14 +56,23 @@ class _Counted:
 
 
 @pytest.fixture
-def db_calls(
-    mongo: mongomock.Database, monkeypatch: pytest.MonkeyPatch, client: FlaskClient
-) -> list[str]:
+def calls() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def runtime(
+    config: Settings, mongo: mongomock.Database, publisher: StubPublisher, calls: list[str]
+) -> Runtime:
+    """The app's runtime on a database that notes its round trips in `calls`."""
+    return Runtime(config, database=_Counted(mongo, calls), publisher=publisher)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def db_calls(client: FlaskClient, calls: list[str]) -> list[str]:
     # The client's key is looked up on its first request, then remembered: not counted here.
     assert client.get("/openapi.json").status_code == 200
-    calls: list[str] = []
-    counted = _Counted(mongo, calls)
-    monkeypatch.setattr(db, "database", lambda: counted)
+    calls.clear()
     return calls
 
 
@@ -137,7 +147,7 @@ def test_concurrent_submits_share_one_group(
 ) -> None:
     calls: list[str] = []
     store = JobStore(_Counted(mongo, calls))  # type: ignore[arg-type]
-    committer = Committer(lambda: store, held, max_group=500)
+    committer = Committer(store, held, Settings(submit_group_max=500))
     futures = _pile_up(committer, held, [_docs(1) for _ in range(8)])
     assert all(f.result()[0]["status"] == "queued" for f in futures)
     assert [len(call) for call in held.calls] == [1, 8]
@@ -147,7 +157,7 @@ def test_concurrent_submits_share_one_group(
 def test_a_group_stops_at_its_bound_and_a_bigger_request_goes_alone(
     store: JobStore, held: _HeldPublisher
 ) -> None:
-    committer = Committer(lambda: store, held, max_group=4)
+    committer = Committer(store, held, Settings(submit_group_max=4))
     _pile_up(committer, held, [_docs(3), _docs(1), _docs(1), _docs(6), _docs(2)])
     assert [len(call) for call in held.calls] == [1, 4, 1, 6, 2]
 
@@ -155,7 +165,7 @@ def test_a_group_stops_at_its_bound_and_a_bigger_request_goes_alone(
 def test_the_broker_failing_midway_keeps_the_confirmed_and_refuses_the_rest(
     store: JobStore, held: _HeldPublisher
 ) -> None:
-    committer = Committer(lambda: store, held, max_group=500)
+    committer = Committer(store, held, Settings(submit_group_max=500))
     first, batch, last = _docs(1), _docs(3), _docs(1)
     held.refuse_after = 2
     confirmed, spanning, unconfirmed = _pile_up(committer, held, [first, batch, last])
@@ -170,7 +180,7 @@ def test_the_broker_failing_midway_keeps_the_confirmed_and_refuses_the_rest(
 def test_the_database_failing_before_the_insert_publishes_nothing(
     store: JobStore, publisher: StubPublisher, database_down: Callable[[str], None]
 ) -> None:
-    committer = Committer(lambda: store, publisher, max_group=500)
+    committer = Committer(store, publisher, Settings(submit_group_max=500))
     recorded = _docs(1)
     store.insert_many(recorded)
 
@@ -186,7 +196,7 @@ def test_the_database_failing_after_the_publish_accepts_the_jobs_pending(
     store: JobStore, publisher: StubPublisher, database_down: Callable[[str], None]
 ) -> None:
     database_down("mark_many_queued")
-    docs = Committer(lambda: store, publisher, max_group=500).commit(_docs(2))
+    docs = Committer(store, publisher, Settings(submit_group_max=500)).commit(_docs(2))
     assert [d["status"] for d in docs] == ["pending", "pending"]
     assert len(publisher.messages) == 2
 
@@ -197,7 +207,7 @@ def test_the_database_failing_after_a_refusal_still_accepts_the_confirmed(
     database_down("discard_unpublished")
     held.refuse_after = 1
     confirmed, refused = _pile_up(
-        Committer(lambda: store, held, max_group=500), held, [_docs(1), _docs(1)]
+        Committer(store, held, Settings(submit_group_max=500)), held, [_docs(1), _docs(1)]
     )
     assert confirmed.result()[0]["status"] == "queued"
     assert isinstance(refused.exception(), BrokerUnavailable)
@@ -213,7 +223,7 @@ def test_the_relay_publishes_once_and_marks_by_status(
         doc["status"] = "retrying"
     store.insert_many([*pending, *retrying])
     calls.clear()
-    assert dispatch.relay(store, [*pending, *retrying], publisher) == 5
+    assert dispatch.relay(store, [*pending, *retrying], publisher, Settings()) == 5
     assert len(publisher.calls) == 1 and sorted(calls) == ["update_many", "update_many"]
     assert {d["status"] for d in mongo["jobs"].find()} == {"queued"}
 
@@ -224,5 +234,5 @@ def test_the_relay_marks_only_what_the_broker_confirmed(
     docs = _docs(3)
     store.insert_many(docs)
     publisher.refuse_after = 2
-    assert dispatch.relay(store, docs, publisher) == 2
+    assert dispatch.relay(store, docs, publisher, Settings()) == 2
     assert [store.get(d["_id"])["status"] for d in docs] == ["queued", "queued", "pending"]

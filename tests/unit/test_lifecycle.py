@@ -6,13 +6,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from pydantic import BaseModel
 from pymongo.errors import ServerSelectionTimeoutError
 
-from services.core import db
 from services.core.config import Settings
 from services.core.jobs import lifecycle
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.lifecycle import Outcome
 from services.core.jobs.registry import job_type
 from services.core.jobs.store import JobStore, new_job, to_api
+from services.core.runtime import process_runtime
 
 SETTINGS = Settings(retry_backoff_base=0.5, retry_backoff_max=2, heartbeat_interval=0.01)
 
@@ -42,7 +42,7 @@ def probe(payload: Anything, ctx: JobContext) -> Any:
         return {"time_left": ctx.time_left()}
     if payload.mode == "wait-for-cancel":
         # Asked to stop while it runs: only the heartbeat can tell it.
-        JobStore(db.database()).cancel(ctx.job_id)
+        process_runtime().jobs.cancel(ctx.job_id)
         if not ctx.cancel_requested.wait(timeout=2):
             return {"cancel": "never seen"}
         ctx.raise_if_cancelled()

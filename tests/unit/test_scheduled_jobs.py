@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from flask.testing import FlaskClient
 
 from services.core import clock
+from services.core.config import Settings
 from services.core.jobs import dispatch
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore
@@ -22,7 +23,7 @@ def _published(publisher: StubPublisher) -> list[str]:
 
 
 def _relay(store: JobStore, publisher: StubPublisher) -> int:
-    return dispatch.relay(store, store.due_for_dispatch(outbox_grace=30), publisher)
+    return dispatch.relay(store, store.due_for_dispatch(outbox_grace=30), publisher, Settings())
 
 
 def test_a_delayed_job_waits_recorded_but_unpublished(

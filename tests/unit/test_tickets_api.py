@@ -1,14 +1,11 @@
 """The agents and tickets HTTP API on mongomock: validation, status codes, what gets published."""
 
-import mongomock
 import pytest
 
 from services.core.apikeys import Scope
 from services.core.errors import BrokerUnavailable
 from services.core.tickets import dispatch
 from services.core.tickets.assignment import Assigned
-from services.core.tickets.store import TicketStore
-from services.web import tickets_api
 from tests.unit.ticket_worker import TicketWorker
 
 
@@ -20,10 +17,8 @@ def published(monkeypatch):
 
 
 @pytest.fixture
-def store(monkeypatch):
-    s = TicketStore(mongomock.MongoClient(tz_aware=True)["test"])
-    monkeypatch.setattr(tickets_api, "default_store", lambda: s)
-    return s
+def store(runtime):
+    return runtime.tickets
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from services.core.config import Settings
 from services.core.tickets import matching, stats
 from services.core.tickets.holds import new_hold, parse_hold
 from services.core.tickets.matching import Strategy
@@ -36,10 +38,12 @@ def ticket(id_, channel="voice", priority=5, age=0, skills=()):
     }
 
 
-def test_unknown_strategy_is_refused_by_name():
-    assert matching.parse_strategy("least_busy") is Strategy.LEAST_BUSY
-    with pytest.raises(ValueError, match="round_robin"):
-        matching.parse_strategy("round_robin")
+def test_unknown_strategy_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSIGNMENT_STRATEGY", "least_busy")
+    assert Settings().assignment_strategy is Strategy.LEAST_BUSY
+    monkeypatch.setenv("ASSIGNMENT_STRATEGY", "round_robin")
+    with pytest.raises(ValidationError, match="longest_idle"):
+        Settings()
 
 
 @pytest.mark.parametrize(

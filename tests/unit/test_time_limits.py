@@ -85,5 +85,5 @@ def test_the_relay_republishes_with_the_type_s_limits(
     stranded = new_job("word_count", {"text": "a"}, 5, 3)
     stranded["updated_at"] = clock.now() - timedelta(seconds=60)
     store.insert(stranded)
-    assert dispatch.relay(store, store.due_for_dispatch(outbox_grace=5), publisher) == 1
-    assert publisher.messages == [(stranded["_id"], 5, limits.for_type("word_count", settings()))]
+    assert dispatch.relay(store, store.due_for_dispatch(outbox_grace=5), publisher, Settings()) == 1
+    assert publisher.messages == [(stranded["_id"], 5, limits.for_type("word_count", Settings()))]

@@ -43,21 +43,21 @@ class _CountingStore:
 
 def test_a_waiter_gets_the_job_once_it_finishes(store: JobStore) -> None:
     job_id = _running(store)
-    waiters = Waiters(lambda: store, interval=0.01)
+    waiters = Waiters(store, interval=0.01)
     _finish_soon(store, job_id)
     doc = waiters.wait(job_id, timeout=10)
     assert doc is not None and doc["status"] == "succeeded"
 
 
 def test_a_waiter_gives_up_after_its_timeout(store: JobStore) -> None:
-    waiters = Waiters(lambda: store, interval=0.01)
+    waiters = Waiters(store, interval=0.01)
     assert waiters.wait(_running(store), timeout=0.1) is None
 
 
 def test_one_query_per_round_serves_every_waiter(store: JobStore) -> None:
     ids = [_running(store) for _ in range(5)]
     counting = _CountingStore(store)
-    waiters = Waiters(lambda: counting, interval=0.05, max_waiting=5)  # type: ignore[arg-type,return-value]
+    waiters = Waiters(counting, interval=0.05, max_waiting=5)  # type: ignore[arg-type,return-value]
     with ThreadPoolExecutor(5) as pool:
         futures = [pool.submit(waiters.wait, job_id, 10) for job_id in ids]
         time.sleep(0.3)
@@ -71,7 +71,7 @@ def test_one_query_per_round_serves_every_waiter(store: JobStore) -> None:
 
 def test_beyond_its_bound_a_request_does_not_wait(store: JobStore) -> None:
     first, second = _running(store), _running(store)
-    waiters = Waiters(lambda: store, interval=0.01, max_waiting=1)
+    waiters = Waiters(store, interval=0.01, max_waiting=1)
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(waiters.wait, first, 10)
         time.sleep(0.1)

@@ -6,10 +6,9 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
-from services.core.config import settings
-from services.core.jobs import store as store_module
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore
+from services.core.runtime import Runtime
 from services.worker.tasks import run_job
 
 JSON = "application/json"
@@ -237,11 +236,10 @@ def test_openapi_lists_the_job_endpoints(client: FlaskClient) -> None:
 
 
 def test_a_page_stops_before_its_byte_budget_and_says_next(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = [_submit(client, type="event", payload=_event("x" * 3000))["id"] for _ in range(5)]
-    small = settings().model_copy(update={"page_max_bytes": 7000})
-    monkeypatch.setattr(store_module, "settings", lambda: small)
+    monkeypatch.setattr(runtime.jobs, "page_max_bytes", 7000)
     # Through the history walk (no status) and through the status index (queued).
     for query in ("limit=50", "limit=50&status=queued"):
         seen: list[str] = []

@@ -3,7 +3,6 @@ attempt it found stale."""
 
 from datetime import timedelta
 
-import mongomock
 import pytest
 from celery.exceptions import Reject
 from pymongo.errors import ServerSelectionTimeoutError
@@ -11,6 +10,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from services.core import clock
 from services.core.jobs import lifecycle
 from services.core.jobs.store import Doc, JobStore, new_job
+from services.core.runtime import Runtime
 from services.worker import maintenance_tasks, tasks
 from services.worker.tasks import run_job
 
@@ -54,12 +54,9 @@ def test_a_job_is_handed_back_while_the_database_is_away(
 
 
 @pytest.fixture
-def sweep_store(mongo: mongomock.Database, monkeypatch: pytest.MonkeyPatch) -> JobStore:
-    """The store and the lease the sweep task finds on the unit tests' database."""
-    store = JobStore(mongo)
-    monkeypatch.setattr(maintenance_tasks, "default_store", lambda: store)
-    monkeypatch.setattr(maintenance_tasks, "database", lambda: mongo)
-    return store
+def sweep_store(runtime: Runtime) -> JobStore:
+    """The store the sweep task finds: the test runtime's."""
+    return runtime.jobs
 
 
 def _stale(store: JobStore, run_id: str, attempts: int) -> str:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pymongo.errors import ConnectionFailure
 
-from services.core.config import settings
+from services.core.config import Settings
 from services.core.jobs.dispatch import dispatch_new
-from services.core.jobs.publisher import Publisher, default_publisher
+from services.core.jobs.publisher import Publisher
 from services.core.jobs.states import JobStatus
-from services.core.jobs.store import Doc, JobStore, default_store
-from services.core.process import per_process
+from services.core.jobs.store import Doc, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +44,11 @@ class _Request:
 
 
 class Committer:
-    def __init__(self, store: Callable[[], JobStore], publisher: Publisher, max_group: int) -> None:
-        self._store = store
+    def __init__(self, store: JobStore, publisher: Publisher, s: Settings) -> None:
+        self.store = store
         self._publisher = publisher
-        self._max_group = max_group
+        self._settings = s
+        self._max_group = s.submit_group_max
         self._arrived: deque[_Request] = deque()
         # A plain lock under the condition: nothing takes it twice, and an RLock costs more.
         self._wake = threading.Condition(threading.Lock())
@@ -101,13 +100,13 @@ class Committer:
         return group
 
     def _commit(self, group: list[_Request]) -> None:
-        store = self._store()
+        store = self.store
         group = self._record(store, group)
         # Scheduled jobs are only recorded: the relay publishes each when its time comes.
         due = [doc for request in group for doc in request.docs if _due(doc)]
         if not due:
             return
-        outcome = dispatch_new(store, due, self._publisher)
+        outcome = dispatch_new(store, due, self._publisher, self._settings)
         t = outcome.queued_at
         refused = []
         for request in group:
@@ -147,8 +146,3 @@ def _discard(store: JobStore, job_ids: list[str]) -> None:
 
 def _due(doc: Doc) -> bool:
     return bool(doc["status"] == JobStatus.PENDING.value)
-
-
-default_committer = per_process(
-    lambda: Committer(default_store, default_publisher(), settings().submit_group_max)
-)

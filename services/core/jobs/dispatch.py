@@ -14,10 +14,10 @@ from datetime import datetime
 
 from pymongo.errors import ConnectionFailure
 
-from services.core.config import settings
+from services.core.config import Settings
 from services.core.errors import BrokerUnavailable
 from services.core.jobs import limits
-from services.core.jobs.publisher import Message, Publisher, default_publisher
+from services.core.jobs.publisher import Message, Publisher
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore
 
@@ -25,23 +25,22 @@ log = logging.getLogger(__name__)
 _PENDING = JobStatus.PENDING.value
 
 
-def _messages(docs: Iterable[Doc]) -> list[Message]:
-    s = settings()
+def _messages(docs: Iterable[Doc], s: Settings) -> list[Message]:
     return [(doc["_id"], doc["priority"], limits.for_type(doc["type"], s)) for doc in docs]
 
 
 def _publish(
-    publisher: Publisher, docs: list[Doc]
+    publisher: Publisher, docs: list[Doc], s: Settings
 ) -> tuple[frozenset[str], BrokerUnavailable | None]:
     """Publish the jobs; the ids the broker confirmed, and why the others were not."""
     try:
-        publisher.publish(_messages(docs))
+        publisher.publish(_messages(docs, s))
     except BrokerUnavailable as exc:
         return exc.confirmed, exc
     return frozenset(doc["_id"] for doc in docs), None
 
 
-def redispatch(store: JobStore, job_id: str, publisher: Publisher | None = None) -> Doc | None:
+def redispatch(store: JobStore, job_id: str, publisher: Publisher, s: Settings) -> Doc | None:
     """Send a failed or cancelled job round again; None when it is neither.
 
     Raises BrokerUnavailable with the job put back as it was, so a 503 leaves nothing behind.
@@ -50,7 +49,7 @@ def redispatch(store: JobStore, job_id: str, publisher: Publisher | None = None)
     if before is None:
         return None
     try:
-        (publisher or default_publisher()).publish(_messages([before]))
+        publisher.publish(_messages([before], s))
     except BrokerUnavailable:
         store.undo_reopen(before)
         raise
@@ -68,14 +67,14 @@ class Dispatched:
     failure: BrokerUnavailable | None
 
 
-def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher) -> Dispatched:
+def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher, s: Settings) -> Dispatched:
     """Publish freshly recorded jobs in one call; on failure forget those not on the broker.
 
     Jobs on the broker but not marked queued, because the database went away, stay `pending`:
     workers start those like `queued`, so they are accepted all the same rather than run
     behind a 503.
     """
-    confirmed, failure = _publish(publisher, docs)
+    confirmed, failure = _publish(publisher, docs, s)
     if failure is not None:
         try:
             store.discard_unpublished([d["_id"] for d in docs if d["_id"] not in confirmed])
@@ -90,10 +89,10 @@ def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher) -> Disp
     return Dispatched(confirmed, queued_at, failure)
 
 
-def relay(store: JobStore, due: Iterable[Doc], publisher: Publisher | None = None) -> int:
+def relay(store: JobStore, due: Iterable[Doc], publisher: Publisher, s: Settings) -> int:
     """Publish jobs left pending and retries whose backoff is over; how many went out."""
     docs = list(due)
-    confirmed, failure = _publish(publisher or default_publisher(), docs)
+    confirmed, failure = _publish(publisher, docs, s)
     if failure is not None:
         log.warning("relay stopped, broker unavailable: %s", failure)
     for status in {doc["status"] for doc in docs}:

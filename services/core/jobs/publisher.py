@@ -23,10 +23,8 @@ from kombu.utils.uuid import uuid
 
 from services.core import queues
 from services.core.broker import BROKER_ERRORS, CONFIRM_TIMEOUT
-from services.core.celery_app import app as celery_app
 from services.core.errors import BrokerUnavailable
 from services.core.jobs.limits import TimeLimits
-from services.core.process import per_process
 
 RUN_JOB = "switchboard.run_job"
 # py-amqp raises its own errors when used without kombu's wrapping, as here.
@@ -231,13 +229,3 @@ class StubPublisher:
         self.messages.clear()
         self.calls.clear()
         self.refuse_after = None
-
-
-def _make_publisher() -> Publisher:
-    # With Celery's in-memory broker (the unit tests) there are no confirms: the stub stands in.
-    memory = celery_app.conf.broker_url.startswith("memory://")
-    return StubPublisher() if memory else AmqpPublisher(celery_app)
-
-
-# This process's publisher: its own after a fork, as a connection cannot be shared.
-default_publisher = per_process(_make_publisher)

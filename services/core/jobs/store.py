@@ -16,7 +16,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.core import clock, jsonfield, recent
-from services.core.config import settings
+from services.core.config import JOB_RETENTION, PAGE_MAX_BYTES
 from services.core.jobs.states import (
     CANCELLABLE_AT_ONCE,
     FINISHED,
@@ -110,8 +110,17 @@ def _statuses(statuses: tuple[JobStatus, ...]) -> Doc:
 
 
 class JobStore:
-    def __init__(self, db: Database, *, tally_outcomes: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        retention: float = JOB_RETENTION,
+        page_max_bytes: int = PAGE_MAX_BYTES,
+        tally_outcomes: bool = False,
+    ) -> None:
         self.jobs: Collection = db["jobs"]
+        self.retention = retention
+        self.page_max_bytes = page_max_bytes
         # Finished jobs per type and status, so /stats never counts history: one document per
         # type, `{_id: type, succeeded: n, failed: n, cancelled: n}`.
         self.finished_counts: Collection = db["job_counts"]
@@ -135,7 +144,7 @@ class JobStore:
                 name=f"{status.value}_by_{field}",
                 partialFilterExpression={"status": status.value},
             )
-        self.ensure_retention(settings().job_retention)
+        self.ensure_retention(self.retention)
 
     def ensure_retention(self, seconds: float) -> None:
         """Succeeded and cancelled jobs expire `seconds` after they finished, by the server's
@@ -186,7 +195,7 @@ class JobStore:
         so the page walks `_id` windows instead (`recent`), and may come back short with `next`;
         any page does once its jobs pass `max_bytes` (PAGE_MAX_BYTES by default).
         """
-        max_bytes = max_bytes or settings().page_max_bytes
+        max_bytes = max_bytes or self.page_max_bytes
         equal = {k: v for k, v in (("status", status), ("type", type_)) if v}
         if status is None or JobStatus(status) in FINISHED:
             return recent.page(self.jobs, equal, limit, cursor, clock.now(), max_bytes)
@@ -444,10 +453,3 @@ class JobStore:
             },
         )
         return outcome.modified_count == 1
-
-
-def default_store() -> JobStore:
-    """The store on the configured database, its indexes made once per process."""
-    from services.core.db import database, store_on
-
-    return store_on(database(), JobStore)

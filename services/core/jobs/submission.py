@@ -24,8 +24,8 @@ from pymongo.errors import DuplicateKeyError
 from services.core import clock, jsonfield
 from services.core.errors import Conflict, InvalidRequest
 from services.core.jobs import registry
-from services.core.jobs.committer import default_committer
-from services.core.jobs.store import Doc, default_store, new_job
+from services.core.jobs.committer import Committer
+from services.core.jobs.store import Doc, new_job
 from services.core.jsonfield import Integer, integral
 
 DEFAULT_PRIORITY = 5
@@ -147,6 +147,7 @@ def _record(
 
 
 def submit(
+    committer: Committer,
     job: JobRequest,
     default_attempts: int,
     submitted_by: str | None,
@@ -155,8 +156,8 @@ def submit(
     """Record and publish one job; with a known key, the job made the first time instead."""
     doc = _record(job, default_attempts, submitted_by, idempotency_key)
     if idempotency_key is None:
-        return default_committer().commit([doc])[0], True
-    store = default_store()
+        return committer.commit([doc])[0], True
+    store = committer.store
     existing = store.get_by_idempotency_key(idempotency_key)
     if existing is None:
         try:
@@ -168,11 +169,11 @@ def submit(
         if existing.get("request_hash") != doc["request_hash"]:
             raise IdempotencyConflict(idempotency_key)
         return existing, False
-    return default_committer().commit([doc], recorded=True)[0], True
+    return committer.commit([doc], recorded=True)[0], True
 
 
 def submit_batch(
-    jobs: list[JobRequest], default_attempts: int, submitted_by: str | None
+    committer: Committer, jobs: list[JobRequest], default_attempts: int, submitted_by: str | None
 ) -> list[Doc]:
     """Record and publish the jobs as one group: one insert, one publish, one status write."""
-    return default_committer().commit([_record(j, default_attempts, submitted_by) for j in jobs])
+    return committer.commit([_record(j, default_attempts, submitted_by) for j in jobs])

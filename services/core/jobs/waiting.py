@@ -11,14 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pymongo.errors import PyMongoError
 
-from services.core.config import settings
-from services.core.jobs.store import Doc, JobStore, default_store
-from services.core.process import per_process
+from services.core.jobs.store import Doc, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +28,7 @@ class _Waiter:
 
 
 class Waiters:
-    def __init__(
-        self, store: Callable[[], JobStore], interval: float = 0.2, max_waiting: int = 8
-    ) -> None:
+    def __init__(self, store: JobStore, interval: float = 0.2, max_waiting: int = 8) -> None:
         self._store = store
         self._interval = interval
         self._max_waiting = max_waiting
@@ -72,7 +67,7 @@ class Waiters:
         try:
             finished = {
                 doc["_id"]: doc
-                for doc in self._store().finished_among(list({w.job_id for w in waiting}))
+                for doc in self._store.finished_among(list({w.job_id for w in waiting}))
             }
         except PyMongoError as exc:
             # The waiters time out and read the job themselves, which answers 503 if it must.
@@ -83,8 +78,3 @@ class Waiters:
             if doc is not None:
                 waiter.doc = doc
                 waiter.done.set()
-
-
-default_waiters = per_process(
-    lambda: Waiters(default_store, settings().wait_poll_interval, settings().wait_slots)
-)

@@ -31,15 +31,6 @@ class Strategy(StrEnum):
     LEAST_BUSY = "least_busy"
 
 
-def parse_strategy(name: str) -> Strategy:
-    """The configured strategy; an unknown name is a configuration error, raised at start."""
-    try:
-        return Strategy(name)
-    except ValueError:
-        known = ", ".join(s.value for s in Strategy)
-        raise ValueError(f"unknown ASSIGNMENT_STRATEGY {name!r}; known: {known}") from None
-
-
 # -- agents for a ticket ---------------------------------------------------------------------------
 
 

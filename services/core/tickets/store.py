@@ -21,7 +21,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.core import clock, jsonfield, recent
-from services.core.config import settings
+from services.core.config import PAGE_MAX_BYTES
 from services.core.tickets import matching
 from services.core.tickets.holds import Hold, new_hold
 from services.core.tickets.states import (
@@ -121,8 +121,9 @@ def ticket_to_api(doc: Doc) -> Doc:
 
 
 class TicketStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, page_max_bytes: int = PAGE_MAX_BYTES) -> None:
         self.agents: Collection = db["agents"]
+        self.page_max_bytes = page_max_bytes
         self.tickets: Collection = db["tickets"]
         self.queue: Collection = db["ticket_queue"]
 
@@ -270,7 +271,7 @@ class TicketStore:
         matches history, so the page walks `_id` windows (`recent`) and may come back short;
         any page does once its tickets pass `max_bytes` (PAGE_MAX_BYTES by default).
         """
-        max_bytes = max_bytes or settings().page_max_bytes
+        max_bytes = max_bytes or self.page_max_bytes
         query: Doc = {}
         for name, value in (("status", status), ("channel", channel), ("agent_id", agent_id)):
             if value:
@@ -329,10 +330,3 @@ class TicketStore:
 
     def queue_entries(self) -> list[Doc]:
         return list(self.queue.find({}).sort(matching.WAITING_SORT))
-
-
-def default_store() -> TicketStore:
-    """The store on the configured database, its indexes made once per process."""
-    from services.core.db import database, store_on
-
-    return store_on(database(), TicketStore)
