@@ -29,7 +29,7 @@ ifeq ($(ENGINE),yes)
 else
 	@echo "Switchboard: local process mode (no Docker engine answered)"
 	@scripts/install.sh
-	@WORKERS=$(WORKERS) $(PY) -m services.localstack
+	@WORKERS=$(WORKERS) $(PY) -m tools.localstack
 endif
 
 down-prod: ## Stop the production stack (volumes and .data/ are kept)
@@ -68,7 +68,7 @@ bench: ## Benchmarks on a private local stack; writes docs/benchmarks.{md,json} 
 
 drills: ## Fault drills under load (worker, RabbitMQ, database, web replica); writes docs/drills.md
 	@scripts/install.sh
-	$(PY) -m bench.drills $(DRILLS_ARGS)
+	$(PY) -m tools.drills $(DRILLS_ARGS)
 
 keys: ## Manage API keys on the local database: make keys ARGS='create --name ci --scope jobs:write' (or list, revoke ID)
 	@scripts/install.sh --python-only
@@ -106,15 +106,15 @@ coverage-dev: ## Unit and integration tests with a coverage report
 
 lint-dev: ## ruff, mypy, hadolint and the Compose schema check
 	@scripts/install.sh --python-only
-	$(PY) -m ruff check services tests bench
-	$(PY) -m ruff format --check services tests bench
+	$(PY) -m ruff check services tools tests bench
+	$(PY) -m ruff format --check services tools tests bench
 	$(PY) -m mypy
 	scripts/check-containers.sh
 
 format-dev: ## Format the code with ruff
 	@scripts/install.sh --python-only
-	$(PY) -m ruff format services tests bench
-	$(PY) -m ruff check --fix services tests bench
+	$(PY) -m ruff format services tools tests bench
+	$(PY) -m ruff check --fix services tools tests bench
 
 # The ticket simulator's options: `make simulate AGENTS=200 TICKETS=20000 RATE=40`.
 AGENTS ?= 50
@@ -127,5 +127,5 @@ BASE_URL ?= http://127.0.0.1:8080
 
 simulate: ## Drive the ticket API of a running stack and report (AGENTS TICKETS RATE HANDLE DURATION SKILLS)
 	@scripts/install.sh --python-only
-	$(PY) -m services.simulator --base-url $(BASE_URL) --agents $(AGENTS) --tickets $(TICKETS) \
+	$(PY) -m tools.simulator --base-url $(BASE_URL) --agents $(AGENTS) --tickets $(TICKETS) \
 		--rate $(RATE) --handle $(HANDLE) --duration $(DURATION) --skills $(SKILLS)

@@ -5,8 +5,8 @@ the API; then TICKETS text and voice tickets, each asking for one skill, are pos
 clock runs from the first ticket's `created_at` to the last `assigned_at` (both recorded by the
 service); time to assign is `assigned_at - created_at` per ticket. Skipped, with the reason, when
 the stack has no tickets API. Each run deletes only the agents and tickets it made: on a database
-with history, the seeded agents that are available (bench/history.py) may take tickets too, as
-agents on shift would.
+with history, the seeded agents that are available (tools/localstack/history.py) may take
+tickets too, as agents on shift would.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench import backends
-from bench.http import headers, post_json
 from bench.stats import percentile, summary
 from services.core import queues
-from services.localstack.stack import LocalStack
+from tools.localstack import backends
+from tools.localstack.http import headers, post_json
+from tools.localstack.stack import LocalStack
 
 AGENTS = 1000
 SKILLS = ("billing", "tech", "sales", "english", "french", "german")

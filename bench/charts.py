@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench.dbcost import OPERATIONS
-from bench.machine import caption
+from tools.localstack.machine import caption
 
 LABELS = {
     "post_job": "POST /jobs (noop)",

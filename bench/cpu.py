@@ -14,8 +14,8 @@ from contextlib import contextmanager
 
 import psutil
 
-from bench import resources
-from services.localstack.stack import LocalStack
+from tools.localstack import resources
+from tools.localstack.stack import LocalStack
 
 
 def _tree_seconds(pid: int) -> float:

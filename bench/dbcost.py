@@ -1,7 +1,8 @@
 """The cost of each hot and periodic operation as history grows: the curve behind the figures.
 
-History is seeded into the stack's own database in steps (bench/history.py), and at each size
-every operation is timed through the code that runs it in production, not a hand-written query:
+History is seeded into the stack's own database in steps (tools/localstack/history.py), and at
+each size every operation is timed through the code that runs it in production, not a
+hand-written query:
 
 - submit: `POST /jobs` through Nginx (one request at a time);
 - claim and finish: `JobStore.claim` / `JobStore.finish` on a job of the run's own, by `_id`;
@@ -28,13 +29,13 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from bench import backends
-from bench.history import seed_history
-from bench.http import headers
 from services.core.config import settings
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import JobStore, new_job
-from services.localstack.stack import LocalStack
+from tools.localstack import backends
+from tools.localstack.history import seed_history
+from tools.localstack.http import headers
+from tools.localstack.stack import LocalStack
 
 TRIES = 15
 BUDGET = 5.0

@@ -19,12 +19,13 @@ from typing import Any
 
 from celery import Celery
 
-from bench import backends, bare_celery, cpu
-from bench.http import post_ok
+from bench import bare_celery, cpu
 from bench.stats import summary
 from services.core import queues
-from services.localstack.stack import LocalStack
-from services.localstack.topology import REPO
+from tools.localstack import backends
+from tools.localstack.http import post_ok
+from tools.localstack.stack import LocalStack
+from tools.localstack.topology import REPO
 
 BATCH = 250
 # The processes bare Celery's figure takes CPU from: the rest of the stack idles meanwhile.

@@ -13,10 +13,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import backends
-from bench.http import post_ok
 from bench.stats import summary
-from services.localstack.stack import LocalStack
+from tools.localstack import backends
+from tools.localstack.http import post_ok
+from tools.localstack.stack import LocalStack
 
 BATCH = 250
 HIGH = 5

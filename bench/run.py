@@ -21,23 +21,11 @@ from typing import Any
 
 from pymongo.database import Database
 
-from bench import (
-    assignment,
-    backends,
-    charts,
-    dbcost,
-    endtoend,
-    machine,
-    priority,
-    report,
-    resources,
-    stackup,
-    submit,
-    wrk,
-)
+from bench import assignment, charts, dbcost, endtoend, priority, report, submit, wrk
 from bench.maintenance import MaintenanceWatch
-from services.localstack.stack import LocalStack
-from services.localstack.topology import REPO
+from tools.localstack import backends, machine, resources, stackup
+from tools.localstack.stack import LocalStack
+from tools.localstack.topology import REPO
 
 FINDINGS = REPO / "bench" / "findings.md"
 

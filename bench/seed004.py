@@ -25,8 +25,8 @@ from flask import Flask, jsonify, request
 from kombu import Connection
 from pymongo import MongoClient
 
-from services.localstack.stack import free_ports, port_open
-from services.localstack.topology import REPO, StackConfig
+from tools.localstack.stack import free_ports, port_open
+from tools.localstack.topology import REPO, StackConfig
 
 COLLECTION = "seed004_jobs"
 QUEUE = "bench.seed004"

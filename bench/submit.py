@@ -21,11 +21,12 @@ import time
 import urllib.request
 from typing import Any
 
-from bench import backends, cpu, wrk
-from bench.http import headers
+from bench import cpu, wrk
 from bench.seed004 import Seed004
 from bench.stats import summary
-from services.localstack.stack import LocalStack
+from tools.localstack import backends
+from tools.localstack.http import headers
+from tools.localstack.stack import LocalStack
 
 SCENARIOS = ("post_job", "post_invalid", "seed004", "get_job")
 BATCH = 100

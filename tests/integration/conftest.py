@@ -10,8 +10,8 @@ import pytest
 from kombu import Connection
 
 from services.core import queues
-from services.localstack.stack import FAST_CLOCKS, LocalStack, private_config
 from tests.integration.client import Api
+from tools.localstack.stack import FAST_CLOCKS, LocalStack, private_config
 
 TEST_ENV = {
     **FAST_CLOCKS,

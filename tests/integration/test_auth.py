@@ -7,8 +7,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.core.apikeys import KeyStore, Scope
-from services.localstack.stack import LocalStack
 from tests.integration.client import Api
+from tools.localstack.stack import LocalStack
 
 
 def test_without_a_key_only_health_answers(api: Api) -> None:

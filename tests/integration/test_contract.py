@@ -15,8 +15,8 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from services.localstack.stack import LocalStack
 from tests.integration.client import Api
+from tools.localstack.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

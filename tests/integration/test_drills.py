@@ -1,5 +1,5 @@
-"""Short versions of the fault drills: the code `make drills` runs (bench/drills.py), at a small
-scale.
+"""Short versions of the fault drills: the code `make drills` runs (tools/drills/suite.py), at a
+small scale.
 
 Each breaks one thing while clients submit, heals it, and audits the database against what the
 clients were told: nothing accepted is lost, nothing recorded twice. They run on a private stack
@@ -14,9 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench import drill, drills, stackup
-from bench.faults import FAULTS, Fault
-from services.localstack.stack import FAST_CLOCKS, LocalStack
+from tools.drills import drill
+from tools.drills import suite as drills
+from tools.drills.faults import FAULTS, Fault
+from tools.localstack import stackup
+from tools.localstack.stack import FAST_CLOCKS, LocalStack
 
 pytestmark = pytest.mark.integration
 

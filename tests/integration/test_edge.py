@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from services.localstack.credentials import flower_login
-from services.localstack.stack import LocalStack, free_ports
-from services.localstack.topology import REPO
 from tests.integration.client import Api, Reply, wait_for
+from tools.localstack.credentials import flower_login
+from tools.localstack.stack import LocalStack, free_ports
+from tools.localstack.topology import REPO
 
 ADMIN_KEY = "edge-test-admin-key"
 NGINX_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])

@@ -13,9 +13,9 @@ from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.core import queues
-from services.localstack.stack import LocalStack
 from tests.integration.client import Api, wait_for
 from tests.loopback import answer, serve
+from tools.localstack.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

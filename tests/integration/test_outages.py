@@ -8,8 +8,8 @@ import signal
 import psutil
 import pytest
 
-from services.localstack.stack import LocalStack
 from tests.integration.client import Api, wait_for
+from tools.localstack.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.core.jobs.store import EXPIRY_INDEX, JobStore
-from services.localstack.stack import LocalStack
+from tools.localstack.stack import LocalStack
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from services.core.tickets.invariants import check
 from services.core.tickets.states import TicketStatus
 from services.core.tickets.store import TicketStore
-from services.localstack.stack import LocalStack
-from services.localstack.topology import REPO, app_env
 from tests.integration.client import Api, wait_for
+from tools.localstack.stack import LocalStack
+from tools.localstack.topology import REPO, app_env
+from tools.oracles.ticket_invariants import check
 
 pytestmark = pytest.mark.integration
 

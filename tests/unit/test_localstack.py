@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from services.core import queues
-from services.localstack.credentials import flower_login, flower_login_path
-from services.localstack.stack import LocalStack
-from services.localstack.topology import (
+from tools.localstack.credentials import flower_login, flower_login_path
+from tools.localstack.stack import LocalStack
+from tools.localstack.topology import (
     REPO,
     Program,
     StackConfig,

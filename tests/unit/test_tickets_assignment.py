@@ -10,12 +10,12 @@ from services.core.tickets import assignment, roster
 from services.core.tickets.assignment import Assigned
 from services.core.tickets.candidates import QueueSnapshot, Snapshot
 from services.core.tickets.holds import new_hold, parse_hold
-from services.core.tickets.invariants import check
 from services.core.tickets.matching import Strategy
 from services.core.tickets.requests import AgentPatch, AgentRequest
 from services.core.tickets.states import AgentStatus, TicketStatus
 from services.core.tickets.store import TicketStore, agent_to_api, new_ticket, ticket_to_api
 from tests.unit.ticket_worker import ManualClock, TicketWorker
+from tools.oracles.ticket_invariants import check
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The invariant checker finds each kind of violation, and nothing in a healthy snapshot."""
 
-from services.core.tickets.invariants import check
+from tools.oracles.ticket_invariants import check
 
 
 def agent(id_, voice=(1, 0), text=(3, 0), tickets=(), skills=(), status="available", free=None):

@@ -1,10 +1,10 @@
-"""`python -m services.localstack`: the whole topology as local processes, in the foreground."""
+"""`python -m tools.localstack`: the whole topology as local processes, in the foreground."""
 
 import os
 import sys
 
-from services.localstack.stack import LocalStack, port_open, run_in_foreground
-from services.localstack.topology import StackConfig
+from tools.localstack.stack import LocalStack, port_open, run_in_foreground
+from tools.localstack.topology import StackConfig
 
 amqp_port = 5672
 reuse_rabbitmq = port_open(amqp_port)

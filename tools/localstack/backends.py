@@ -12,7 +12,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.core import queues
-from services.localstack.topology import StackConfig
+from tools.localstack.topology import StackConfig
 
 
 def database(config: StackConfig, timeout_ms: int | None = None) -> Database:

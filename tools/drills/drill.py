@@ -18,12 +18,12 @@ from typing import Any
 
 from pymongo.database import Database
 
-from bench import backends
-from bench.faults import Fault
-from bench.jobtypes import EXECUTIONS
-from bench.load import REFUSED, Load, Sent
 from services.core import jsonfield
-from services.localstack.stack import LocalStack
+from tools.drills.faults import Fault
+from tools.drills.jobtypes import EXECUTIONS
+from tools.drills.load import REFUSED, Load, Sent
+from tools.localstack import backends
+from tools.localstack.stack import LocalStack
 
 Doc = dict[str, Any]
 FINISHED = ("succeeded", "failed", "cancelled")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import psutil
 
-from bench.resources import running_programs
-from services.localstack.stack import LocalStack
+from tools.localstack.resources import running_programs
+from tools.localstack.stack import LocalStack
 
 Action = Callable[[LocalStack], None]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from services.core.apikeys import ADMIN_KEY_FILE, new_token
-from services.localstack.credentials import flower_login
-from services.localstack.topology import StackConfig, programs, rabbitmq_conf, supervisord_conf
+from tools.localstack.credentials import flower_login
+from tools.localstack.topology import StackConfig, programs, rabbitmq_conf, supervisord_conf
 
 # The ports of a developer's `make run-prod`, which a private stack must never take.
 DEFAULT_PORTS = frozenset({8080, 8001, 8002, 5555, 27017, 5672, 15672, 4369})

@@ -13,7 +13,7 @@ from typing import Any
 import psutil
 
 from services.core.ticker import Ticker
-from services.localstack.stack import LocalStack
+from tools.localstack.stack import LocalStack
 
 _STATUS = re.compile(r"^(\S+)\s+RUNNING\s+pid (\d+)", re.MULTILINE)
 MIB = 2**20

@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-from services.localstack.topology import REPO, default_database
+from tools.localstack.topology import REPO, default_database
 
 
 def cpu_model() -> str:

@@ -9,9 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from services.core.tickets.invariants import Violation
 from services.core.tickets.stats import percentile
-from services.simulator.plan import Options
+from tools.oracles.ticket_invariants import Violation
+from tools.simulator.plan import Options
 
 Doc = dict[str, Any]
 

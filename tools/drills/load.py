@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.http import headers
+from tools.localstack.http import headers
 
 # A request that got no HTTP answer at all (refused, reset, timed out) is counted under 0.
 NO_ANSWER = 0

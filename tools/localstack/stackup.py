@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from services.localstack.stack import LocalStack, private_config
-from services.localstack.topology import StackConfig
+from tools.localstack.stack import LocalStack, private_config
+from tools.localstack.topology import StackConfig
 
-BASE_ENV = {"LOG_LEVEL": "WARNING", "SWITCHBOARD_JOB_MODULES": "bench.jobtypes"}
+BASE_ENV = {"LOG_LEVEL": "WARNING", "SWITCHBOARD_JOB_MODULES": "tools.drills.jobtypes"}
 
 
 def bench_config(

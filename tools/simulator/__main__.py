@@ -1,4 +1,4 @@
-"""`python -m services.simulator`: drive the ticket API of a running stack and report."""
+"""`python -m tools.simulator`: drive the ticket API of a running stack and report."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 from rich.console import Console
 
 from services.core.apikeys import ADMIN_KEY_FILE
-from services.simulator.client import Client, NotLoopback
-from services.simulator.plan import DEFAULT_SKILLS, Options
-from services.simulator.report import ok, show
-from services.simulator.run import run
+from tools.simulator.client import Client, NotLoopback
+from tools.simulator.plan import DEFAULT_SKILLS, Options
+from tools.simulator.report import ok, show
+from tools.simulator.run import run
 
 
 def _handle(text: str) -> tuple[float, float]:
@@ -27,7 +27,7 @@ def _handle(text: str) -> tuple[float, float]:
 
 
 def parse(argv: list[str]) -> tuple[str, str, Options, str | None]:
-    p = argparse.ArgumentParser(prog="python -m services.simulator", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m tools.simulator", description=__doc__)
     p.add_argument("--base-url", default="http://127.0.0.1:8080", help="a loopback URL")
     p.add_argument(
         "--key-file",

@@ -21,9 +21,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.core.tickets import invariants
-from services.simulator.client import Client
-from services.simulator.plan import Options, agent_body, ticket_body
+from tools.oracles import ticket_invariants as invariants
+from tools.simulator.client import Client
+from tools.simulator.plan import Options, agent_body, ticket_body
 
 POLL_SECONDS = 0.5
 # A ticket an agent holds but whose assignment is not recorded yet is tried again after this.
@@ -291,6 +291,6 @@ def run(client: Client, options: Options, console: Console) -> Doc:
     server_stats = client.get("/tickets/stats").body
     sim.retire_agents()
     sim.pool.shutdown(wait=True)
-    from services.simulator.report import build
+    from tools.simulator.report import build
 
     return build(sim.tally, ours, tickets, final, elapsed, options, server_stats)
