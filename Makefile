@@ -104,11 +104,12 @@ coverage-dev: ## Unit and integration tests with a coverage report
 	$(PY) -m coverage run -m pytest tests -q
 	$(PY) -m coverage report --include='services/*'
 
-lint-dev: ## ruff, mypy, hadolint and the Compose schema check
+lint-dev: ## ruff, mypy, radon (nothing above grade B in services/), hadolint and the Compose schema check
 	@scripts/install.sh --python-only
 	$(PY) -m ruff check services tools tests bench
 	$(PY) -m ruff format --check services tools tests bench
 	$(PY) -m mypy
+	scripts/complexity.sh
 	scripts/check-containers.sh
 
 format-dev: ## Format the code with ruff

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pymongo.errors import ConnectionFailure
 
 from services.core.config import Settings
-from services.core.jobs.dispatch import dispatch_new
+from services.core.jobs.dispatch import Dispatched, dispatch_new
 from services.core.jobs.publisher import Publisher
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import Doc, JobStore
@@ -41,6 +41,23 @@ class _Request:
     # and a lock per request, and wake through notify_all.
     done: threading.Lock = field(default_factory=_held_lock)
     error: Exception | None = None
+
+    def due(self) -> list[Doc]:
+        """The jobs to publish now: scheduled ones wait for the relay."""
+        return [doc for doc in self.docs if _due(doc)]
+
+    def settle(self, outcome: Dispatched) -> list[str]:
+        """Take the broker's answer: all of this request's jobs queued, or the request refused,
+        and then its jobs that were only recorded (scheduled) are returned, to be discarded."""
+        due = self.due()
+        if not all(doc["_id"] in outcome.confirmed for doc in due):
+            self.error = outcome.failure
+            return [doc["_id"] for doc in self.docs if not _due(doc)]
+        t = outcome.queued_at
+        if t is not None:
+            for doc in due:
+                doc.update(status=JobStatus.QUEUED.value, queued_at=t, updated_at=t)
+        return []
 
 
 class Committer:
@@ -100,38 +117,26 @@ class Committer:
         return group
 
     def _commit(self, group: list[_Request]) -> None:
-        store = self.store
-        group = self._record(store, group)
-        # Scheduled jobs are only recorded: the relay publishes each when its time comes.
-        due = [doc for request in group for doc in request.docs if _due(doc)]
+        group = self._record(self.store, group)
+        due = [doc for request in group for doc in request.due()]
         if not due:
             return
-        outcome = dispatch_new(store, due, self._publisher, self._settings)
-        t = outcome.queued_at
-        refused = []
-        for request in group:
-            if not all(doc["_id"] in outcome.confirmed for doc in request.docs if _due(doc)):
-                request.error = outcome.failure
-                refused += [doc["_id"] for doc in request.docs if not _due(doc)]
-            elif t is not None:
-                for doc in request.docs:
-                    if _due(doc):
-                        doc.update(status=JobStatus.QUEUED.value, queued_at=t, updated_at=t)
+        outcome = dispatch_new(self.store, due, self._publisher, self._settings)
+        refused = [job_id for request in group for job_id in request.settle(outcome)]
         if refused:
-            _discard(store, refused)
+            _discard(self.store, refused)
 
     @staticmethod
     def _record(store: JobStore, group: list[_Request]) -> list[_Request]:
         """Insert the group's new jobs in one call; the requests whose jobs are now recorded."""
         fresh = [request for request in group if not request.recorded]
-        if not fresh:
-            return [request for request in group if request.recorded]
-        try:
-            store.insert_many([doc for request in fresh for doc in request.docs])
-        except Exception as exc:
-            for request in fresh:
-                request.error = exc
-            return [request for request in group if request.recorded]
+        if fresh:
+            try:
+                store.insert_many([doc for request in fresh for doc in request.docs])
+            except Exception as exc:
+                for request in fresh:
+                    request.error = exc
+                return [request for request in group if request.recorded]
         return group
 
 
