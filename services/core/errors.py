@@ -28,18 +28,26 @@ class SwitchboardError(Exception):
 
 
 class InvalidRequest(SwitchboardError):
+    """A body, query or header the API cannot take; `field` names where."""
+
     status = 400
 
 
 class Unauthorized(SwitchboardError):
+    """No API key, or one that is unknown or revoked."""
+
     status = 401
 
 
 class Forbidden(SwitchboardError):
+    """A valid key without the scope, or the agent, the route needs."""
+
     status = 403
 
 
 class NotFound(SwitchboardError):
+    """No job, ticket, agent or key with that id (or none this key may see)."""
+
     status = 404
 
 
@@ -50,10 +58,14 @@ class Conflict(SwitchboardError):
 
 
 class TooLarge(SwitchboardError):
+    """A body over MAX_BODY_BYTES."""
+
     status = 413
 
 
 class UnsupportedMediaType(SwitchboardError):
+    """A JSON route sent something other than `application/json`."""
+
     status = 415
 
 
