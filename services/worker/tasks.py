@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 
 from celery import Task
 from celery.exceptions import Reject
@@ -19,10 +18,9 @@ from services.core.config import settings
 from services.core.jobs import lifecycle, registry
 from services.core.jobs.publisher import RUN_JOB
 from services.core.runtime import process_runtime
+from services.worker.handback import hand_back
 
 log = logging.getLogger(__name__)
-# Pause before handing a message back while MongoDB is away, so it does not spin.
-REQUEUE_PAUSE = 1.0
 
 
 @worker_ready.connect
@@ -80,9 +78,7 @@ def run_job(self: Task, job_id: str) -> str:
             job_id, runtime.attempts, runtime.settings, worker_name(), redelivered
         )
     except ConnectionFailure as exc:
-        log.warning("job %s handed back, MongoDB unavailable: %s", job_id, exc)
-        time.sleep(REQUEUE_PAUSE)
-        raise Reject(str(exc), requeue=True) from exc
+        raise hand_back(f"job {job_id}", exc) from exc
     if outcome is lifecycle.Outcome.FAILED:
         # Rejected without requeue, the message goes to the dead-letter queue.
         raise Reject(f"job {job_id} failed for good", requeue=False)

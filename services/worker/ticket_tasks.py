@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import time
 
-from celery.exceptions import Reject
 from pymongo.errors import ConnectionFailure
 
 from services.core.celery_app import app
 from services.core.runtime import process_runtime
 from services.core.tickets import assignment, dispatch
 from services.core.tickets.candidates import QueueSnapshot, Snapshot
+from services.worker.handback import hand_back
 
 log = logging.getLogger(__name__)
 # Agents and waiting tickets as this process last read them, to pick candidates without a query
@@ -19,14 +18,6 @@ log = logging.getLogger(__name__)
 SNAPSHOT_AGE = 0.25
 SNAPSHOT = Snapshot(max_age=SNAPSHOT_AGE)
 QUEUE = QueueSnapshot(max_age=SNAPSHOT_AGE)
-# Pause before handing a message back while MongoDB is away, so it does not spin.
-REQUEUE_PAUSE = 1.0
-
-
-def _requeue(what: str, exc: ConnectionFailure) -> Reject:
-    log.warning("%s handed back, MongoDB unavailable: %s", what, exc)
-    time.sleep(REQUEUE_PAUSE)
-    return Reject(str(exc), requeue=True)
 
 
 @app.task(name=dispatch.ASSIGN_TICKET)
@@ -39,7 +30,7 @@ def assign_ticket(ticket_id: str) -> str:
             SNAPSHOT,
         ).value
     except ConnectionFailure as exc:
-        raise _requeue(f"ticket {ticket_id}", exc) from exc
+        raise hand_back(f"ticket {ticket_id}", exc) from exc
 
 
 @app.task(name=dispatch.AGENT_PULL)
@@ -47,4 +38,4 @@ def agent_pull(agent_id: str) -> int:
     try:
         return assignment.pull(process_runtime().tickets, agent_id, QUEUE)
     except ConnectionFailure as exc:
-        raise _requeue(f"pull for agent {agent_id}", exc) from exc
+        raise hand_back(f"pull for agent {agent_id}", exc) from exc

@@ -11,7 +11,7 @@ from services.core import clock
 from services.core.jobs import lifecycle
 from services.core.jobs.store import Doc, JobStore, new_job
 from services.core.runtime import Runtime
-from services.worker import maintenance_tasks, tasks
+from services.worker import handback, maintenance_tasks
 from services.worker.tasks import run_job
 
 
@@ -49,7 +49,7 @@ def test_a_job_is_handed_back_while_the_database_is_away(
         raise ServerSelectionTimeoutError("no servers")
 
     monkeypatch.setattr(lifecycle, "run", unreachable)
-    monkeypatch.setattr(tasks, "REQUEUE_PAUSE", 0.0)
+    monkeypatch.setattr(handback, "PAUSE", 0.0)
     assert _rejection(_job(store)).requeue is True
 
 
