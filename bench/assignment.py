@@ -18,8 +18,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.stats import percentile, summary
+from bench.stats import summary
 from services.core import queues
+from services.core.tickets import stats as ticket_stats
 from tools.localstack import backends
 from tools.localstack.http import headers, post_json
 from tools.localstack.stack import LocalStack
@@ -94,7 +95,7 @@ def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[
     docs = list(coll.find({"_id": {"$in": ids}}, {"created_at": 1, "assigned_at": 1}))
     _reset(stack, since)
     assigned = [d for d in docs if d.get("assigned_at") is not None]
-    waits = [(d["assigned_at"] - d["created_at"]).total_seconds() for d in assigned]
+    waits = ticket_stats.waits(assigned)
     span = (
         (
             max(d["assigned_at"] for d in assigned) - min(d["created_at"] for d in docs)
@@ -107,8 +108,8 @@ def one_run(stack: LocalStack, tickets: int, timeout: float, seed: int) -> dict[
         "tickets": len(ids),
         "assigned": len(assigned),
         "tickets_per_s": len(assigned) / span if assigned else 0.0,
-        "assign_p50_ms": percentile(waits, 50) * 1000 if waits else None,
-        "assign_p99_ms": percentile(waits, 99) * 1000 if waits else None,
+        "assign_p50_ms": _ms(ticket_stats.percentile(waits, 0.5)),
+        "assign_p99_ms": _ms(ticket_stats.percentile(waits, 0.99)),
         "not_accepted": [status for status, _ in sent if status != 202][:10],
     }
 
@@ -134,3 +135,7 @@ def measure(stack: LocalStack, tickets: int, reps: int, timeout: float, log: Any
         "assign_p99_ms": summary([r["assign_p99_ms"] for r in runs if r["assign_p99_ms"]]),
         "runs": runs,
     }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000

@@ -19,15 +19,6 @@ def summary(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile; q in [0, 100]."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
 def spread(s: dict[str, Any], unit: str = "", digits: int = 0) -> str:
     """`median (min-max)` for a table cell."""
     if s["median"] is None:
