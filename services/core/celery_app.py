@@ -6,8 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 
-from services.core import queues
+from services.core import logs, queues
 from services.core.config import Settings, settings
 
 
@@ -69,6 +70,12 @@ def configuration(s: Settings) -> dict[str, Any]:
             for name, interval in maintenance_intervals(s).items()
         },
     )
+
+
+@setup_logging.connect
+def _json_logs(**_kwargs: object) -> None:
+    # Connected, this replaces Celery's own logging setup in workers and beat.
+    logs.configure(settings().log_level)
 
 
 app = Celery(

@@ -33,4 +33,5 @@ def exec_module(module: str, *args: str) -> NoReturn:
 
 def exec_celery(command: str, *args: str) -> NoReturn:
     """Become a Celery program (worker, beat, flower) of the Switchboard app."""
-    exec_module("celery", "-A", "services.core.celery_app", command, *args)
+    # --quiet: no start-up banner on stdout, so every line a process writes is a JSON log line.
+    exec_module("celery", "--quiet", "-A", "services.core.celery_app", command, *args)

@@ -1,14 +1,17 @@
 """Entry point of a web replica: an admin key made sure of, then Gunicorn serving the Flask app."""
 
+import logging
 import time
 from pathlib import Path
 
 from pymongo.errors import ConnectionFailure
 
+from services.core import logs
 from services.core.config import settings
 from services.core.process import exec_module
 from services.core.runtime import process_runtime
 
+log = logging.getLogger("services.web")
 # The database may still be starting beside this replica; serve anyway after this long.
 ADMIN_KEY_PATIENCE = 120.0
 
@@ -20,17 +23,18 @@ def ensure_admin_key() -> None:
     while True:
         try:
             store = runtime.keys
-            print(f"web: {store.ensure_admin(s.admin_key, Path(s.data_dir))}", flush=True)
+            log.info(store.ensure_admin(s.admin_key, Path(s.data_dir)))
             return
         except ConnectionFailure as exc:
             if time.monotonic() > deadline:
-                print(f"web: could not make sure of an admin key: {exc}", flush=True)
+                log.warning("could not make sure of an admin key: %s", exc)
                 return
             time.sleep(1)
 
 
 def main() -> None:
     s = settings()
+    logs.configure(s.log_level)
     ensure_admin_key()
     exec_module(
         "gunicorn",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
+from services.core import logs
 from services.core.config import Settings, settings
 from services.core.jobs import registry
 from services.core.runtime import Runtime
@@ -27,7 +26,7 @@ def create_app(config: Settings | None = None, runtime: Runtime | None = None) -
     the views reach the database, the stores and the publisher only through it."""
     runtime = runtime or Runtime(config or settings())
     s = runtime.settings
-    logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(s.log_level)
     registry.load(s.job_modules)
     app = Flask("switchboard")
     app.extensions[current.EXTENSION] = runtime

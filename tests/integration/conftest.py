@@ -15,7 +15,8 @@ from tools.localstack.stack import FAST_CLOCKS, LocalStack, private_config
 
 TEST_ENV = {
     **FAST_CLOCKS,
-    "LOG_LEVEL": "WARNING",
+    # INFO: a job's events are logged (test_logs reads them from the worker's log).
+    "LOG_LEVEL": "INFO",
     "SWITCHBOARD_JOB_MODULES": "tests.integration.jobtypes",
     # The word-count tests fetch from a server of their own on loopback, which is otherwise refused.
     "FETCH_ALLOW_HOSTS": "127.0.0.1",
@@ -23,9 +24,6 @@ TEST_ENV = {
     # and a short grace before the hard limit.
     "JOB_TIME_LIMITS": "hang=2,word_count=4",
     "JOB_TIME_LIMIT_GRACE": "2",
-    # The unit tests' small body limit is in this process's environment when both suites run
-    # together; the stack serves the real one.
-    "MAX_BODY_BYTES": str(1024 * 1024),
 }
 
 

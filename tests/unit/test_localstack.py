@@ -99,7 +99,8 @@ def test_restarts_and_group_stops(tmp_path: Path) -> None:
 def test_nginx_upstreams_match_the_web_ports(tmp_path: Path) -> None:
     config = StackConfig(data_dir=tmp_path, web_ports=(9101, 9102), http_port=9100)
     nginx = _programs(config)["nginx"]
-    assert nginx.env["WEB_UPSTREAM_SERVERS"] == "server 127.0.0.1:9101; server 127.0.0.1:9102;"
+    servers = [f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in (9101, 9102)]
+    assert nginx.env["WEB_UPSTREAM_SERVERS"] == " ".join(servers)
     webs = [p for p in programs(config, FLOWER_LOGIN) if p.name.startswith("web-")]
     assert [w.env["WEB_PORT"] for w in webs] == ["9101", "9102"]
 
@@ -167,7 +168,7 @@ def test_local_nginx_config_passes_nginx_t(tmp_path: Path, flower_auth: str) -> 
     path = tmp_path / "nginx" / "nginx.conf"
     rendered = path.read_text()
     assert "client_max_body_size 1048576;" in rendered
-    assert "server 127.0.0.1:8001; server 127.0.0.1:8002;" in rendered
+    assert "server 127.0.0.1:8001 max_fails=1 fail_timeout=2s; server 127.0.0.1:8002" in rendered
     assert f"rate={config.rate_limit};" in rendered
     assert f"burst={config.rate_burst} nodelay;" in rendered
     if flower_auth == "api-key":

@@ -238,7 +238,10 @@ def programs(c: StackConfig, flower_login: str) -> list[Program]:
     nginx_env = {
         "HTTP_PORT": str(c.http_port),
         "NGINX_LISTEN": f"127.0.0.1:{c.http_port}",
-        "WEB_UPSTREAM_SERVERS": " ".join(f"server 127.0.0.1:{p};" for p in c.web_ports),
+        # A replica refused while starting is tried again after 2 s, not Nginx's default 10.
+        "WEB_UPSTREAM_SERVERS": " ".join(
+            f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in c.web_ports
+        ),
         "FLOWER_UPSTREAM": f"127.0.0.1:{c.flower_port}",
         "MAX_BODY_BYTES": env.get("MAX_BODY_BYTES", "1048576"),
         "NGINX_RUN_DIR": str(c.data_dir / "nginx"),

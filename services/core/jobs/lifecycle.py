@@ -59,6 +59,7 @@ def run(
     doc = store.claim(job_id, run_id, worker, take_over=redelivered)
     if doc is None:
         return Outcome.SKIPPED
+    _event("job started", doc, run_id, worker=worker)
     attempt = doc["attempts"]
     job_type = registry.get(doc["type"])
     if job_type is None:
@@ -117,7 +118,10 @@ def _failed_attempt(
     delay = backoff_delay(attempt, settings.retry_backoff_base, settings.retry_backoff_max)
     retry_at = clock.now() + timedelta(seconds=delay)
     done = _persist(lambda: store.schedule_retry(doc["_id"], run_id, error, attempt, retry_at))
-    return Outcome.RETRYING if done else Outcome.SUPERSEDED
+    if not done:
+        return Outcome.SUPERSEDED
+    _event("job retrying", doc, run_id, error=error, retry_in=round(delay, 3))
+    return Outcome.RETRYING
 
 
 def _fail(store: JobStore, doc: Doc, run_id: str, error: str) -> Outcome:
@@ -132,7 +136,17 @@ def _record(
     done = _persist(
         lambda: store.finish(doc["_id"], run_id, status, job_type=doc["type"], **fields)
     )
-    return outcome if done else Outcome.SUPERSEDED
+    if not done:
+        return Outcome.SUPERSEDED
+    _event(f"job {status.value}", doc, run_id, **{k: fields[k] for k in ("error",) if k in fields})
+    return outcome
+
+
+def _event(message: str, doc: Doc, run_id: str, **fields: Any) -> None:
+    """One structured log line of a job's life (JSON: `services/core/logs.py`)."""
+    if log.isEnabledFor(logging.INFO):
+        ids = {"job_id": doc["_id"], "run_id": run_id, "job_type": doc["type"]}
+        log.info(message, extra={**ids, "attempt": doc["attempts"], **fields})
 
 
 def _persist(write: Callable[[], T]) -> T:
