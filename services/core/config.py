@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     wait_poll_interval: Seconds = Field(0.2, validation_alias="JOB_WAIT_POLL")
     wait_max_requests: int | None = Field(None, ge=1, validation_alias="JOB_WAIT_MAX_REQUESTS")
     # How often beat runs the relay (pending jobs, due retries) and the stale sweep.
+    # GET /jobs/<id>/events: the longest one stream lasts (a browser reconnects by itself).
+    events_max_seconds: Seconds = Field(300.0, validation_alias="JOB_EVENTS_MAX")
     dispatch_interval: Seconds = 1.0
     sweep_interval: Seconds = 10.0
     job_modules: Names = Field((), validation_alias="SWITCHBOARD_JOB_MODULES")

@@ -80,6 +80,12 @@ class Unavailable(SwitchboardError):
         return {"error": self.public}
 
 
+class Busy(Unavailable):
+    """This replica has no room for the request now (every watching slot is taken)."""
+
+    public = "too many requests are watching jobs on this replica, try again shortly"
+
+
 class DatabaseUnavailable(Unavailable):
     public = "the database is unavailable, try again shortly"
 

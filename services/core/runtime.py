@@ -1,5 +1,5 @@
 """What one process works with, made from its settings on first use: the database, the stores on
-it, the publisher, the group committer and the `?wait=` waiters.
+it, the publisher, the group committer and the watchers of jobs (`?wait=`, events).
 
 The web app gets its own from `create_app` and reaches it through the app; a Celery pool process,
 beat and the command-line tools use `process_runtime()`, made after any fork. Unit tests hand in
@@ -21,7 +21,7 @@ from services.core.config import Settings, settings
 from services.core.jobs.committer import Committer
 from services.core.jobs.publisher import AmqpPublisher, Publisher
 from services.core.jobs.store import JobStore
-from services.core.jobs.waiting import Waiters
+from services.core.jobs.watching import Watchers
 from services.core.process import per_process
 from services.core.tickets.store import TicketStore
 
@@ -107,9 +107,11 @@ class Runtime:
         return self._once("committer", lambda: Committer(self.jobs, self.publisher, self.settings))
 
     @property
-    def waiters(self) -> Waiters:
+    def watchers(self) -> Watchers:
         s = self.settings
-        return self._once("waiters", lambda: Waiters(self.jobs, s.wait_poll_interval, s.wait_slots))
+        return self._once(
+            "watchers", lambda: Watchers(self.jobs, s.wait_poll_interval, s.wait_slots)
+        )
 
 
 # A Celery pool process's, beat's or a tool's: its own after a fork, as connections and threads

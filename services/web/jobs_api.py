@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from services.core.apikeys import Scope
-from services.core.errors import Conflict, InvalidRequest
+from services.core.errors import Busy, Conflict, InvalidRequest
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, to_api
 from services.core.jobs.submission import parse, submit, submit_batch
+from services.web import events
 from services.web.auth import check_job, current_key, requires
 from services.web.current import runtime
 from services.web.errors import found, located
@@ -75,13 +76,28 @@ def create_jobs() -> Response:
 @bp.get("/jobs/<string(length=24):job_id>")
 @requires(Scope.JOBS_READ, Scope.JOBS_WRITE)
 def get_job(job_id: str) -> Response:
-    wait = int_arg("wait", 0, 0, runtime().settings.wait_max_seconds)
-    store = runtime().jobs
-    doc = _job_or_404(store, job_id)
+    r = runtime()
+    wait = int_arg("wait", 0, 0, r.settings.wait_max_seconds)
+    doc = _job_or_404(r.jobs, job_id)
     if wait and JobStatus(doc["status"]) not in FINISHED:
-        # Not finished: wait for it, or for `wait` seconds and answer with the job as it is then.
-        doc = runtime().waiters.wait(job_id, wait) or _job_or_404(store, job_id)
+        # Not finished: wait for it, or for `wait` seconds, and answer with the job as it is then.
+        r.watchers.wait(job_id, wait)
+        doc = _job_or_404(r.jobs, job_id)
     return jsonify(to_api(doc))
+
+
+@bp.get("/jobs/<string(length=24):job_id>/events")
+@requires(Scope.JOBS_READ, Scope.JOBS_WRITE)
+def job_events(job_id: str) -> Response:
+    r = runtime()
+    _job_or_404(r.jobs, job_id)
+    watch = r.watchers.open(job_id)
+    if watch is None:
+        raise Busy(f"no watching slot for the events of job {job_id}")
+    body = events.stream(r.jobs, r.watchers, watch, r.settings.events_max_seconds)
+    # Nginx passes each event on as it comes rather than buffering the stream.
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(body, mimetype="text/event-stream", headers=headers)
 
 
 @bp.get("/jobs")

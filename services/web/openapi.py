@@ -42,6 +42,14 @@ HEADERS: dict[str, Schema] = {
 }
 
 
+def _event_stream() -> Schema:
+    return {
+        "description": "a text/event-stream: `event: state` and `event: finished` messages, "
+        "each with one line of JSON as its data",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+
+
 def json_response(description: str, schema: Schema, **headers: str) -> Schema:
     """A JSON response; `headers` maps a header's name to the name of its component."""
     response: Schema = {
@@ -237,6 +245,18 @@ def _job_paths() -> dict[str, Schema]:
                 (400, 404),
                 params=(job_id, _wait()),
                 links={"CancelJob": follow["CancelJob"], "RetryJob": follow["RetryJob"]},
+            )
+        },
+        "/jobs/{job_id}/events": {
+            "get": op(
+                "getJobEvents",
+                "Follow a job as Server-Sent Events: a `state` event now and at each change "
+                "(status, attempts, progress, error, worker, times), then a `finished` event "
+                "with the whole job, and the stream ends; it also ends after JOB_EVENTS_MAX "
+                "seconds (EventSource reconnects). 503 when the replica has no watching slot free",
+                {200: _event_stream()},
+                (404,),
+                params=(job_id,),
             )
         },
         "/jobs/{job_id}/cancel": {

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from kombu import Connection
@@ -329,6 +331,28 @@ def test_a_read_can_wait_for_the_job_to_finish(api: Api) -> None:
     job = api.submit("sleep", {"seconds": 1})
     reply = api.get(f"/jobs/{job['id']}?wait=20")
     assert reply.status == 200 and reply.json["status"] == "succeeded"
+
+
+def test_a_job_s_events_stream_through_nginx_as_it_runs(api: Api, stack: LocalStack) -> None:
+    job = api.submit("sleep", {"seconds": 1})
+    request = urllib.request.Request(
+        f"{stack.config.base_url}/jobs/{job['id']}/events",
+        headers={"Authorization": f"Bearer {api.key}", "Accept": "text/event-stream"},
+    )
+    events: list[tuple[str, dict[str, Any]]] = []
+    with urllib.request.urlopen(request, timeout=60) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        event = None
+        # Read as the lines arrive: Nginx passes each event on, it does not hold the stream.
+        for raw in stream:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event is not None:
+                events.append((event, json.loads(line.removeprefix("data: "))))
+    statuses = [data["status"] for event, data in events if event == "state"]
+    assert statuses[-1] == "succeeded" and "running" in statuses
+    assert events[-1][0] == "finished" and events[-1][1]["result"]["slept"] == 1
 
 
 def test_prometheus_reads_the_cluster_through_nginx(api: Api, stack: LocalStack) -> None:

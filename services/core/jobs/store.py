@@ -34,6 +34,17 @@ EXPIRY_INDEX = "finished_expiry"
 # What retention deletes: not `failed`, which waits in the dead-letter list to be handled.
 EXPIRE = (JobStatus.SUCCEEDED, JobStatus.CANCELLED)
 TIMESTAMPS = ("run_at", "created_at", "queued_at", "started_at", "finished_at", "updated_at")
+# How a job stands, for those watching it: what changes while it runs, not its payload or result.
+STATE_FIELDS = (
+    "status",
+    "attempts",
+    "progress",
+    "error",
+    "worker",
+    "cancel_requested",
+    *TIMESTAMPS,
+)
+STATE_PROJECTION = dict.fromkeys(STATE_FIELDS, 1)
 _AFTER = ReturnDocument.AFTER
 
 
@@ -78,6 +89,12 @@ def new_job(
         doc["idempotency_key"] = idempotency_key
         doc["request_hash"] = request_hash
     return doc
+
+
+def state_to_api(doc: Doc) -> Doc:
+    """A job's state fields as clients see them (the events of `GET /jobs/<id>/events`)."""
+    state = {k: doc.get(k) for k in STATE_FIELDS if k not in TIMESTAMPS}
+    return {"id": doc["_id"], **state, **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS}}
 
 
 def to_api(doc: Doc) -> Doc:
@@ -177,9 +194,9 @@ class JobStore:
     def get_by_idempotency_key(self, key: str) -> Doc | None:
         return self.jobs.find_one({"idempotency_key": key})
 
-    def finished_among(self, job_ids: list[str]) -> list[Doc]:
-        """Those of the jobs that have finished."""
-        return list(self.jobs.find({"_id": {"$in": job_ids}, "status": _statuses(FINISHED)}))
+    def states_of(self, job_ids: list[str]) -> list[Doc]:
+        """The jobs' state fields (`STATE_FIELDS`), without their payloads and results."""
+        return list(self.jobs.find({"_id": {"$in": list(set(job_ids))}}, STATE_PROJECTION))
 
     def page(
         self,
