@@ -22,13 +22,16 @@ LOCAL = FetchPolicy(
 
 @contextmanager
 def serve(route: Route, tls: ssl.SSLContext | None = None) -> Iterator[int]:
-    """An HTTP(S) server on loopback answering every GET with `route`; yields its port."""
+    """An HTTP(S) server on loopback answering every GET and POST with `route`; yields its
+    port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             # The client gives up on purpose in several tests.
             with suppress(OSError):
                 route(self)
+
+        do_POST = do_GET
 
         def log_message(self, *args: object) -> None:
             pass
@@ -53,6 +56,20 @@ def answer(body: bytes, content_type: str = "text/plain", status: int = 200) -> 
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
+
+    return route
+
+
+Received = list[tuple[dict[str, str], bytes]]
+
+
+def receive(received: Received, status: int = 200) -> Route:
+    """Keeps each request's headers and body in `received`, and answers `status`."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+        received.append((dict(handler.headers.items()), body))
+        answer(b"", status=status)(handler)
 
     return route
 

@@ -18,6 +18,7 @@ def maintenance_intervals(s: Settings) -> dict[str, float]:
         "dispatch_due": s.dispatch_interval,
         "sweep_stale": s.sweep_interval,
         "sweep_tickets": s.ticket_sweep_interval,
+        "relay_callbacks": s.callback_interval,
     }
 
 

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     wait_poll_interval: Seconds = Field(0.2, validation_alias="JOB_WAIT_POLL")
     wait_max_requests: int | None = Field(None, ge=1, validation_alias="JOB_WAIT_MAX_REQUESTS")
     # How often beat runs the relay (pending jobs, due retries) and the stale sweep.
+    # Callbacks (`callback_url`): the HMAC key that signs them (none: submitting one is refused),
+    # how often the relay looks for due ones, and how many tries each gets.
+    callback_secret: str = Field("", repr=False)
+    callback_interval: Seconds = 1.0
+    callback_max_attempts: int = Field(8, ge=1)
     # GET /jobs/<id>/events: the longest one stream lasts (a browser reconnects by itself).
     events_max_seconds: Seconds = Field(300.0, validation_alias="JOB_EVENTS_MAX")
     dispatch_interval: Seconds = 1.0

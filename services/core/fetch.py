@@ -13,7 +13,8 @@ import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -106,6 +107,33 @@ def fetch(
     raise FetchRefused(f"refused: more than {policy.max_redirects} redirects")
 
 
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    policy: FetchPolicy,
+    resolve: Resolver | None = None,
+) -> int:
+    """POST `body` to `url` under `policy`, redirects not followed; the answer's status.
+
+    Raises FetchFailed or FetchRefused, as `fetch` does.
+    """
+    deadline = time.monotonic() + policy.total_timeout
+    target = _Target.parse(url)
+    addresses = _checked_addresses(target, policy, resolve or system_resolver)
+    connection = _PinnedConnection(target, addresses, policy, deadline)
+    sent = {"User-Agent": USER_AGENT, "Connection": "close", **headers}
+    try:
+        with _failures(target, deadline, policy):
+            connection.request("POST", target.path, body=body, headers=sent)
+            response = connection.getresponse()
+            # A little of the answer, so the server sees it read; the rest is not wanted.
+            response.read(_CHUNK)
+            return response.status
+    finally:
+        connection.close()
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -188,7 +216,7 @@ def _exchange(
     connection: _PinnedConnection, target: _Target, url: str, policy: FetchPolicy, deadline: float
 ) -> FetchResult | str:
     """One request and its response: the result, or where a redirect points."""
-    try:
+    with _failures(target, deadline):
         connection.request(
             "GET", target.path, headers={"User-Agent": USER_AGENT, "Connection": "close"}
         )
@@ -201,18 +229,30 @@ def _exchange(
         if declared.isdigit() and int(declared) > policy.max_bytes:
             raise _too_large(policy)
         body = _read_body(response, policy)
-    except http.client.InvalidURL:
-        raise FetchRefused("refused: not a valid URL") from None
-    except (OSError, http.client.HTTPException) as exc:
-        if time.monotonic() >= deadline:
-            raise _OutOfTime from None
-        # External failures are summarised: their detail helps no client and maps networks.
-        kind = "secure connection" if isinstance(exc, ssl.SSLError) else "connection"
-        raise FetchFailed(f"the {kind} to {target.host} failed") from None
     headers = response.headers
     return FetchResult(
         url, response.status, headers.get_content_type(), headers.get_content_charset(), body
     )
+
+
+@contextmanager
+def _failures(
+    target: _Target, deadline: float, policy: FetchPolicy | None = None
+) -> Iterator[None]:
+    """A request's failures as FetchRefused or FetchFailed (or _OutOfTime, which `fetch` words
+    for its caller; with `policy`, worded here)."""
+    try:
+        yield
+    except http.client.InvalidURL:
+        raise FetchRefused("refused: not a valid URL") from None
+    except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() >= deadline:
+            if policy is not None:
+                raise FetchFailed(f"no answer within {policy.total_timeout:g} s") from None
+            raise _OutOfTime from None
+        # External failures are summarised: their detail helps no client and maps networks.
+        kind = "secure connection" if isinstance(exc, ssl.SSLError) else "connection"
+        raise FetchFailed(f"the {kind} to {target.host} failed") from None
 
 
 def _read_body(response: http.client.HTTPResponse, policy: FetchPolicy) -> bytes:

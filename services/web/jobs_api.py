@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from services.core.apikeys import Scope
+from services.core.config import Settings
 from services.core.errors import Busy, Conflict, InvalidRequest
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, to_api
-from services.core.jobs.submission import parse, submit, submit_batch
+from services.core.jobs.submission import JobRequest, parse, submit, submit_batch
 from services.web import events
 from services.web.auth import check_job, current_key, requires
 from services.web.current import runtime
@@ -41,12 +42,24 @@ def _check_reachable(store: JobStore, job_id: str) -> None:
         _job_or_404(store, job_id)
 
 
+def _check_callbacks(jobs: list[JobRequest], s: Settings, prefix: str = "") -> None:
+    for i, job in enumerate(jobs):
+        if job.callback_url is not None and not s.callback_secret:
+            field = f"{prefix}{i}.callback_url" if prefix else "callback_url"
+            raise InvalidRequest(
+                f"{field}: callbacks are off here: the deployment has no CALLBACK_SECRET to "
+                "sign them with",
+                field=field,
+            )
+
+
 @bp.post("/jobs")
 @requires(Scope.JOBS_WRITE)
 def create_job() -> Response:
     key = idempotency_key()
     job = parse(json_object())
     r = runtime()
+    _check_callbacks([job], r.settings)
     doc, created = submit(r.committer, job, r.settings.job_max_attempts, current_key().id, key)
     return _accepted(doc, replayed=not created)
 
@@ -66,6 +79,7 @@ def create_jobs() -> Response:
         )
     jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
     r = runtime()
+    _check_callbacks(jobs, r.settings, prefix="jobs.")
     docs = submit_batch(r.committer, jobs, r.settings.job_max_attempts, current_key().id)
     response = jsonify({"jobs": [to_api(doc) for doc in docs]})
     response.status_code = 202

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from services.core import clock
+from services.core import clock, queues
 from services.core.celery_app import app, maintenance_intervals
-from services.core.jobs import dispatch
+from services.core.jobs import callbacks, dispatch
+from services.core.jobs.callbacks import DELIVER_CALLBACK
 from services.core.maintenance import Maintenance
 from services.core.runtime import process_runtime
 from services.core.tickets import assignment
@@ -34,6 +35,18 @@ def dispatch_due() -> int | None:
         return dispatch.relay(runtime.jobs, due, runtime.publisher, s)
 
     return _single_flight("dispatch_due", relay)
+
+
+@app.task(name="switchboard.relay_callbacks")
+def relay_callbacks() -> int | None:
+    """Send the callbacks of ended jobs that are due to the job workers."""
+
+    def send(job_id: str) -> None:
+        app.send_task(DELIVER_CALLBACK, args=[job_id], queue=queues.JOBS, priority=5)
+
+    return _single_flight(
+        "relay_callbacks", lambda: callbacks.relay(process_runtime().jobs, send, clock.now())
+    )
 
 
 @app.task(name="switchboard.sweep_stale")

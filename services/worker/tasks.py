@@ -15,7 +15,8 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from services.core import queues
 from services.core.celery_app import app
 from services.core.config import settings
-from services.core.jobs import lifecycle, registry
+from services.core.jobs import callbacks, lifecycle, registry
+from services.core.jobs.callbacks import DELIVER_CALLBACK
 from services.core.jobs.publisher import RUN_JOB
 from services.core.runtime import process_runtime
 from services.worker.handback import hand_back
@@ -67,6 +68,15 @@ class RunJobRequest(Request):  # type: ignore[misc]
             log.warning("job %s past its hard time limit left to the sweep: %s", job_id, exc)
             return
         log.warning("job %s stopped at its hard time limit: %s", job_id, outcome.value)
+
+
+@app.task(name=DELIVER_CALLBACK)
+def deliver_callback(job_id: str) -> bool:
+    runtime = process_runtime()
+    try:
+        return callbacks.deliver(runtime.jobs, job_id, runtime.settings)
+    except ConnectionFailure as exc:
+        raise hand_back(f"callback of job {job_id}", exc) from exc
 
 
 @app.task(name=RUN_JOB, bind=True, Request=RunJobRequest)

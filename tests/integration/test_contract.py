@@ -36,6 +36,8 @@ def _tame_job(job: Any) -> None:
     """No fetch leaves the machine and no sleep holds a worker: the stack is shared by the suite."""
     if not isinstance(job, dict):
         return
+    if _is_http_url(job.get("callback_url")):
+        job["callback_url"] = UNREACHABLE_URL
     if job.get("type") == "hang":
         # Would hold a worker until its time limit: the limit tests have their own.
         job["type"], job["payload"] = "noop", {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import signal
@@ -16,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.core import queues
 from tests.integration.client import Api, wait_for
-from tests.loopback import answer, serve
+from tests.loopback import Received, answer, receive, serve
+from tools.localstack.credentials import callback_secret
 from tools.localstack.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -353,6 +355,24 @@ def test_a_job_s_events_stream_through_nginx_as_it_runs(api: Api, stack: LocalSt
     statuses = [data["status"] for event, data in events if event == "state"]
     assert statuses[-1] == "succeeded" and "running" in statuses
     assert events[-1][0] == "finished" and events[-1][1]["result"]["slept"] == 1
+
+
+def test_a_callback_tells_the_client_s_url_the_job_ended_signed(
+    api: Api, stack: LocalStack
+) -> None:
+    received: Received = []
+    with serve(receive(received)) as port:
+        job = api.submit("noop", {}, callback_url=f"http://127.0.0.1:{port}/hook")
+        wait_for(lambda: received, 30, "the callback")
+    [(headers, body)] = received
+    sent = json.loads(body)
+    assert (sent["id"], sent["status"]) == (job["id"], "succeeded")
+    assert headers["Switchboard-Delivery"] == job["id"]
+    t, v1 = (part.split("=", 1)[1] for part in headers["Switchboard-Signature"].split(","))
+    key = callback_secret(stack.config.data_dir).encode()
+    assert hmac.compare_digest(hmac.new(key, f"{t}.".encode() + body, "sha256").hexdigest(), v1)
+    shown = api.wait_job(job["id"], lambda j: j["callback"]["sent_at"] is not None)
+    assert shown["callback"]["pending"] is False and shown["callback"]["attempts"] == 1
 
 
 def test_prometheus_reads_the_cluster_through_nginx(api: Api, stack: LocalStack) -> None:

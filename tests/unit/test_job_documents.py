@@ -13,7 +13,15 @@ import pytest
 
 from services.core import clock
 from services.core.jobs.states import JobStatus
-from services.core.jobs.store import EXPIRY_INDEX, MAX_ERRORS_KEPT, Doc, JobStore, new_job, to_api
+from services.core.jobs.store import (
+    CALLBACKS_INDEX,
+    EXPIRY_INDEX,
+    MAX_ERRORS_KEPT,
+    Doc,
+    JobStore,
+    new_job,
+    to_api,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
 
@@ -107,6 +115,11 @@ def test_the_api_shows_every_field_of_a_job() -> None:
         "idempotency_key": "idem",
         "cancel_requested": True,
         "worker": "host:1",
+        "callback_url": "https://example.com/hook",
+        "callback_pending": False,
+        "callback_attempts": 2,
+        "callback_error": None,
+        "callback_sent_at": at,
         "run_at": None,
         "created_at": T0,
         "queued_at": T0,
@@ -130,6 +143,13 @@ def test_the_api_shows_every_field_of_a_job() -> None:
         "idempotency_key": "idem",
         "cancel_requested": True,
         "worker": "host:1",
+        "callback": {
+            "url": "https://example.com/hook",
+            "pending": False,
+            "attempts": 2,
+            "error": None,
+            "sent_at": z1,
+        },
         "run_at": None,
         "created_at": z0,
         "queued_at": z0,
@@ -290,6 +310,13 @@ def test_the_indexes_every_query_of_the_jobs_relies_on(indexed: JobStore) -> Non
         "status_1__id_-1": {"key": [("status", 1), ("_id", -1)]},
         "type_1__id_-1": {"key": [("type", 1), ("_id", -1)]},
         **partial,
+        CALLBACKS_INDEX: {
+            "key": [("callback_next_at", 1)],
+            "partialFilterExpression": {
+                "callback_pending": True,
+                "status": {"$in": ["succeeded", "failed", "cancelled"]},
+            },
+        },
         EXPIRY_INDEX: {
             "key": [("finished_at", 1)],
             "expireAfterSeconds": 7 * 86400,

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 MAX_ERRORS_KEPT = 20
 EXPIRY_INDEX = "finished_expiry"
+CALLBACKS_INDEX = "callbacks_due"
 # What retention deletes: not `failed`, which waits in the dead-letter list to be handled.
 EXPIRE = (JobStatus.SUCCEEDED, JobStatus.CANCELLED)
 TIMESTAMPS = ("run_at", "created_at", "queued_at", "started_at", "finished_at", "updated_at")
@@ -57,6 +58,7 @@ def new_job(
     request_hash: str | None = None,
     submitted_by: str | None = None,
     run_at: datetime | None = None,
+    callback_url: str | None = None,
 ) -> Doc:
     """A job document as it is first recorded, not yet on the broker: `pending`, or `scheduled`
     when it has a `run_at` still ahead."""
@@ -88,7 +90,26 @@ def new_job(
     if idempotency_key is not None:
         doc["idempotency_key"] = idempotency_key
         doc["request_hash"] = request_hash
+    if callback_url is not None:
+        doc.update(callback_url=callback_url, **_callback_due(t))
     return doc
+
+
+def _callback_due(t: datetime) -> Doc:
+    """A callback to make once the job ends (`callbacks`), its first try due from `t`."""
+    return {"callback_pending": True, "callback_next_at": t, "callback_attempts": 0}
+
+
+def _callback_to_api(doc: Doc) -> Doc | None:
+    if not doc.get("callback_url"):
+        return None
+    return {
+        "url": doc["callback_url"],
+        "pending": doc.get("callback_pending", False),
+        "attempts": doc.get("callback_attempts", 0),
+        "error": doc.get("callback_error"),
+        "sent_at": clock.iso(doc.get("callback_sent_at")),
+    }
 
 
 def state_to_api(doc: Doc) -> Doc:
@@ -114,6 +135,7 @@ def to_api(doc: Doc) -> Doc:
         "idempotency_key": doc.get("idempotency_key"),
         "cancel_requested": doc.get("cancel_requested", False),
         "worker": doc.get("worker"),
+        "callback": _callback_to_api(doc),
         **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS},
     }
 
@@ -161,6 +183,12 @@ class JobStore:
                 name=f"{status.value}_by_{field}",
                 partialFilterExpression={"status": status.value},
             )
+        # Callbacks to make: only ended jobs whose callback is still to deliver.
+        self.jobs.create_index(
+            [("callback_next_at", ASCENDING)],
+            name=CALLBACKS_INDEX,
+            partialFilterExpression={"callback_pending": True, "status": _statuses(FINISHED)},
+        )
         self.ensure_retention(self.retention)
 
     def ensure_retention(self, seconds: float) -> None:
@@ -349,7 +377,54 @@ class JobStore:
         )
         if before is not None:
             self.count_finished(before["type"], before["status"], -1)
+            if before.get("callback_url"):
+                # Its next ending is told again, whatever became of the last one's callback.
+                self.jobs.update_one({"_id": job_id}, {"$set": _callback_due(clock.now())})
         return before
+
+    # -- callbacks (`callbacks.py`) --------------------------------------------------------------
+
+    def due_callbacks(self, now: datetime, limit: int) -> list[Doc]:
+        """Ended jobs whose callback is due, soonest first (their partial index)."""
+        query = {
+            "callback_pending": True,
+            "status": _statuses(FINISHED),
+            "callback_next_at": {"$lte": now},
+        }
+        found = self.jobs.find(query, {"callback_next_at": 1}).sort("callback_next_at", 1)
+        return list(found.limit(limit))
+
+    def claim_callback(self, job_id: str, due_at: datetime, lease_until: datetime) -> bool:
+        """Take a due callback for one try: its next try pushed to `lease_until`, should this
+        one never report. False when another relay took it first."""
+        taken = self.jobs.update_one(
+            {"_id": job_id, "callback_pending": True, "callback_next_at": due_at},
+            {"$set": {"callback_next_at": lease_until}, "$inc": {"callback_attempts": 1}},
+        )
+        return taken.modified_count == 1
+
+    def callback_sent(self, job_id: str) -> None:
+        self.jobs.update_one(
+            {"_id": job_id, "callback_pending": True},
+            {
+                "$set": {
+                    "callback_pending": False,
+                    "callback_sent_at": clock.now(),
+                    "callback_error": None,
+                },
+                "$unset": {"callback_next_at": ""},
+            },
+        )
+
+    def callback_failed(self, job_id: str, error: str, retry_at: datetime | None) -> None:
+        """A try that failed: the next one at `retry_at`, or none (given up) when None."""
+        changes: Doc = {"$set": {"callback_error": error}}
+        if retry_at is None:
+            changes["$set"]["callback_pending"] = False
+            changes["$unset"] = {"callback_next_at": ""}
+        else:
+            changes["$set"]["callback_next_at"] = retry_at
+        self.jobs.update_one({"_id": job_id, "callback_pending": True}, changes)
 
     def undo_reopen(self, before: Doc) -> None:
         """Put back a reopened job whose publish failed, unless a worker has it already."""

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     JsonValue,
     Strict,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -56,6 +57,14 @@ class JobRequest(BaseModel):
     )
     delay_seconds: Annotated[float, Ge(0), Le(MAX_DELAY_SECONDS)] | None = Field(
         default=None, description="start no earlier than this many seconds from now"
+    )
+    callback_url: (
+        Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s/?#@]+\S*$")]
+        | None
+    ) = Field(
+        default=None,
+        description="POSTed the job, signed (Switchboard-Signature), once it ends; retried "
+        "with backoff; never to an internal address",
     )
 
     @field_validator("delay_seconds")
@@ -122,9 +131,9 @@ def _invalid(exc: ValidationError, prefix: str) -> InvalidJob:
 def _fingerprint(job: JobRequest) -> str:
     fields = job.model_dump(mode="json")
     # Left out when unused, so that requests made before these fields existed hash as they did.
-    for start in ("run_at", "delay_seconds"):
-        if fields[start] is None:
-            del fields[start]
+    for optional in ("run_at", "delay_seconds", "callback_url"):
+        if fields[optional] is None:
+            del fields[optional]
     return hashlib.sha256(jsonfield.dump(fields).encode()).hexdigest()
 
 
@@ -143,6 +152,7 @@ def _record(
         request_hash=_fingerprint(job) if idempotency_key else None,
         submitted_by=submitted_by,
         run_at=job.start_at(clock.now()),
+        callback_url=job.callback_url,
     )
 
 
