@@ -46,7 +46,20 @@ def _event_stream() -> Schema:
     return {
         "description": "a text/event-stream: `event: state` and `event: finished` messages, "
         "each with one line of JSON as its data",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # On OpenAPI 3.1 the schema describes one event (3.2 calls it `itemSchema`).
+        "content": {"text/event-stream": {"schema": _event_schema()}},
+    }
+
+
+def _event_schema() -> Schema:
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": ["state", "finished"]},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "retry": {"type": "integer"},
+        },
     }
 
 
