@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # may void it (a live one lasts milliseconds).
     ticket_sweep_interval: Seconds = 5.0
     ticket_hold_grace: Seconds = 10.0
+    # Ageing: a waiting ticket gains TICKET_AGEING priority levels for every SLA of its channel
+    # it has waited (TICKET_SLA, seconds per channel), so none waits for ever behind newer ones.
+    ticket_sla: Annotated[dict[str, float], NoDecode] = {"voice": 20.0, "text": 120.0}
+    ticket_ageing: float = Field(1.0, ge=0)
     # The window of GET /tickets/stats for time to assign and assignments per minute.
     ticket_stats_window: Seconds = 900.0
     # Where web and Flower listen: every interface in a container, loopback in the local stack.
@@ -124,10 +128,10 @@ class Settings(BaseSettings):
     def _lower_case(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(host.lower() for host in hosts)
 
-    @field_validator("job_time_limits", mode="before")
+    @field_validator("job_time_limits", "ticket_sla", mode="before")
     @classmethod
     def _seconds_by_name(cls, value: object) -> object:
-        """`sleep=60,word_count=30`: a time limit per job type."""
+        """`name=seconds,...`: a time limit per job type, an SLA per channel."""
         if not isinstance(value, str):
             return value
         pairs = (item.partition("=") for item in value.split(",") if item.strip())

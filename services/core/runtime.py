@@ -23,6 +23,7 @@ from services.core.jobs.publisher import AmqpPublisher, Publisher
 from services.core.jobs.store import JobStore
 from services.core.jobs.watching import Watchers
 from services.core.process import per_process
+from services.core.tickets.matching import Ageing
 from services.core.tickets.store import TicketStore
 
 T = TypeVar("T")
@@ -97,6 +98,11 @@ class Runtime:
             return store
 
         return self._once("keys", make)
+
+    @property
+    def ageing(self) -> Ageing:
+        """How waiting raises a ticket's standing (TICKET_SLA, TICKET_AGEING)."""
+        return Ageing(self.settings.ticket_sla, self.settings.ticket_ageing)
 
     @property
     def publisher(self) -> Publisher:

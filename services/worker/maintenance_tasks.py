@@ -73,7 +73,8 @@ def sweep_tickets() -> dict[str, int] | None:
 
     def sweep() -> dict[str, int]:
         runtime = process_runtime()
-        report = assignment.sweep(runtime.tickets, runtime.settings.ticket_hold_grace)
+        grace = runtime.settings.ticket_hold_grace
+        report = assignment.sweep(runtime.tickets, grace, runtime.ageing)
         return vars(report)
 
     return _single_flight("sweep_tickets", sweep)

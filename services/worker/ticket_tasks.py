@@ -7,6 +7,7 @@ import logging
 from pymongo.errors import ConnectionFailure
 
 from services.core.celery_app import app
+from services.core.process import per_process
 from services.core.runtime import process_runtime
 from services.core.tickets import assignment, dispatch
 from services.core.tickets.candidates import QueueSnapshot, Snapshot
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 # per message; read again once they are older than this (seconds).
 SNAPSHOT_AGE = 0.25
 SNAPSHOT = Snapshot(max_age=SNAPSHOT_AGE)
-QUEUE = QueueSnapshot(max_age=SNAPSHOT_AGE)
+_queue = per_process(lambda: QueueSnapshot(SNAPSHOT_AGE, ageing=process_runtime().ageing))
 
 
 @app.task(name=dispatch.ASSIGN_TICKET)
@@ -36,6 +37,6 @@ def assign_ticket(ticket_id: str) -> str:
 @app.task(name=dispatch.AGENT_PULL)
 def agent_pull(agent_id: str) -> int:
     try:
-        return assignment.pull(process_runtime().tickets, agent_id, QUEUE)
+        return assignment.pull(process_runtime().tickets, agent_id, _queue())
     except ConnectionFailure as exc:
         raise hand_back(f"pull for agent {agent_id}", exc) from exc

@@ -10,7 +10,7 @@ from __future__ import annotations
 from services.core.tickets import assignment
 from services.core.tickets.assignment import Assigned
 from services.core.tickets.candidates import QueueSnapshot, Snapshot
-from services.core.tickets.matching import Strategy
+from services.core.tickets.matching import Ageing, Strategy
 from services.core.tickets.store import TicketStore
 from services.worker.ticket_tasks import SNAPSHOT_AGE
 
@@ -26,12 +26,17 @@ class ManualClock:
 
 
 class TicketWorker:
-    def __init__(self, store: TicketStore, strategy: Strategy = Strategy.LONGEST_IDLE) -> None:
+    def __init__(
+        self,
+        store: TicketStore,
+        strategy: Strategy = Strategy.LONGEST_IDLE,
+        ageing: Ageing | None = None,
+    ) -> None:
         self.store = store
         self.strategy = strategy
         self.clock = ManualClock()
         self.snapshot = Snapshot(max_age=SNAPSHOT_AGE, now=self.clock)
-        self.queue = QueueSnapshot(max_age=SNAPSHOT_AGE, now=self.clock)
+        self.queue = QueueSnapshot(max_age=SNAPSHOT_AGE, now=self.clock, ageing=ageing)
 
     def assign(self, ticket_id: str) -> Assigned:
         """What `assign_ticket` does with the ticket's message."""

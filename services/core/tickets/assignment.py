@@ -212,7 +212,9 @@ class SweepReport:
     assigned: int = 0
 
 
-def sweep(store: TicketStore, hold_grace: float) -> SweepReport:
+def sweep(
+    store: TicketStore, hold_grace: float, ageing: matching.Ageing | None = None
+) -> SweepReport:
     """Repair what crashes left behind, then let every agent with free capacity pull."""
     report = SweepReport()
     cutoff = clock.now() - timedelta(seconds=hold_grace)
@@ -226,7 +228,7 @@ def sweep(store: TicketStore, hold_grace: float) -> SweepReport:
     if not entries:
         return report
     # One read of the queue serves every pull of this sweep.
-    queue = QueueSnapshot(max_age=SWEEP_QUEUE_AGE)
+    queue = QueueSnapshot(max_age=SWEEP_QUEUE_AGE, ageing=ageing)
     for agent in store.agents_with_free_capacity():
         if matching.best_ticket(entries, agent) is not None:
             report.assigned += pull(store, agent["_id"], queue)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from services.core import clock
 from services.core.tickets import matching
 from services.core.tickets.matching import Strategy
 from services.core.tickets.states import active_field, free_field
@@ -85,9 +86,15 @@ class Snapshot:
 
 
 class QueueSnapshot:
-    def __init__(self, max_age: float, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_age: float,
+        now: Callable[[], float] = time.monotonic,
+        ageing: matching.Ageing | None = None,
+    ) -> None:
         self._timed = _Timed(max_age, now)
         self._entries: dict[str, Doc] = {}
+        self._ageing = ageing or matching.Ageing()
 
     def servable(
         self, store: TicketStore, agent: Doc, channels: Sequence[str], limit: int
@@ -100,7 +107,7 @@ class QueueSnapshot:
             for e in self._entries.values()
             if e["channel"] in channels and matching.has_skills(agent["skills"], e["skills"])
         ]
-        return sorted(servable, key=matching.waiting_key)[:limit]
+        return sorted(servable, key=self._ageing.key(clock.now()))[:limit]
 
     def drop(self, ticket_id: str) -> None:
         """The ticket is no longer waiting (or this process just took it)."""

@@ -7,7 +7,8 @@ rules as MongoDB queries, so a stale snapshot can only propose what the database
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -69,7 +70,8 @@ def channel_rank(channel: str) -> int:
     return CHANNEL_RANK[Channel(channel)]
 
 
-# Higher priority first; at equal priority voice before text; then the oldest.
+# How the queue is stored: higher priority first; at equal priority voice before text; then the
+# oldest. Who takes what orders by standing, which ageing raises (`Ageing`).
 WAITING_SORT: SortSpec = [
     ("priority", DESCENDING),
     ("rank", ASCENDING),
@@ -83,10 +85,34 @@ def waiting_key(ticket: Doc) -> tuple[int, int, datetime, str]:
     return (-ticket["priority"], ticket["rank"], ticket["created_at"], ticket["_id"])
 
 
-def best_ticket(tickets: Iterable[Doc], agent: Doc) -> Doc | None:
+@dataclass(frozen=True)
+class Ageing:
+    """A waiting ticket's standing: its priority, plus `per_sla` levels for every SLA of its
+    channel it has waited (voice's SLA is short, so a voice ticket rises sooner). A ticket that
+    few agents can serve thus rises above any newer one, and is never passed over for ever.
+    Among equal standing: voice before text, then the oldest."""
+
+    sla: Mapping[str, float] = field(default_factory=dict)
+    per_sla: float = 0.0
+
+    def standing(self, ticket: Doc, now: datetime) -> int:
+        sla = self.sla.get(ticket["channel"])
+        if not self.per_sla or not sla:
+            return int(ticket["priority"])
+        waited = max((now - ticket["created_at"]).total_seconds(), 0.0)
+        return int(ticket["priority"] + self.per_sla * waited / sla)
+
+    def key(self, now: datetime) -> Callable[[Doc], tuple[int, int, datetime, str]]:
+        """Best first, as of `now`."""
+        return lambda t: (-self.standing(t, now), t["rank"], t["created_at"], t["_id"])
+
+
+def best_ticket(
+    tickets: Iterable[Doc], agent: Doc, order: Callable[[Doc], Any] = waiting_key
+) -> Doc | None:
     servable = [
         t
         for t in tickets
         if agent[free_field(t["channel"])] > 0 and has_skills(agent["skills"], t["skills"])
     ]
-    return min(servable, key=waiting_key, default=None)
+    return min(servable, key=order, default=None)
