@@ -239,6 +239,9 @@ def _ticket_stats() -> Schema:
     seconds = {"type": ["number", "null"], "minimum": 0}
     per_channel = {channel.value: COUNT for channel in Channel}
     occupancy = obj({"active": COUNT, "capacity": COUNT, "ratio": seconds})
+    ratio = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+    service = obj({"sla_seconds": seconds, "assigned": COUNT, "within_sla": COUNT, "ratio": ratio})
+    gave_up = obj({"count": COUNT, "ratio": ratio})
     return obj(
         {
             "waiting": obj({**per_channel, "total": COUNT}),
@@ -253,6 +256,8 @@ def _ticket_stats() -> Schema:
                 }
             ),
             "assignments_per_minute": obj({"last_minute": COUNT, "window_average": seconds}),
+            "service_level": obj({channel.value: service for channel in Channel}),
+            "abandoned": obj({channel.value: gave_up for channel in Channel}),
             "occupancy": obj({channel.value: occupancy for channel in Channel}),
             "agents": obj({status.value: COUNT for status in AgentStatus}),
         }

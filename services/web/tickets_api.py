@@ -98,11 +98,16 @@ def create_ticket() -> Response:
 @bp.get("/tickets/stats")
 @requires(Scope.TICKETS_WRITE)
 def ticket_stats() -> Response:
-    store = runtime().tickets
+    r = runtime()
+    store, s = r.tickets, r.settings
     now = clock.now()
-    window = runtime().settings.ticket_stats_window
-    assigned = store.assigned_since(now - timedelta(seconds=window))
-    return jsonify(stats.summary(store.queue_entries(), assigned, store.all_agents(), now, window))
+    since = now - timedelta(seconds=s.ticket_stats_window)
+    window = stats.Window(
+        s.ticket_stats_window, store.assigned_since(since), store.abandoned_since(since)
+    )
+    return jsonify(
+        stats.summary(store.queue_entries(), window, store.all_agents(), now, s.ticket_sla)
+    )
 
 
 @bp.get("/tickets/<ticket_id>")

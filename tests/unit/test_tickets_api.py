@@ -170,6 +170,19 @@ def test_stats_describe_the_queue_and_the_agents(client):
     assert s["agents"]["away"] == 1
 
 
+def test_stats_count_tickets_given_up_while_waiting(client, store, published):
+    worker = TicketWorker(store)
+    client.post("/agents", json={**AGENT, "channels": {"voice": {"capacity": 1}}})
+    served = client.post("/tickets", json={"channel": "voice"}).json
+    worker.assign(served["id"])
+    given_up = client.post("/tickets", json={"channel": "voice"}).json
+    assert client.post(f"/tickets/{given_up['id']}/cancel").status_code == 200
+    assert client.post(f"/tickets/{served['id']}/cancel").status_code == 200
+    s = client.get("/tickets/stats").json
+    assert s["abandoned"]["voice"] == {"count": 1, "ratio": 0.5}
+    assert s["service_level"]["voice"]["assigned"] == 1
+
+
 def test_a_broker_outage_is_503_and_leaves_no_ticket_to_serve(client, store, monkeypatch):
     def down(*_args):
         raise BrokerUnavailable("connection refused")
@@ -180,6 +193,8 @@ def test_a_broker_outage_is_503_and_leaves_no_ticket_to_serve(client, store, mon
     assert reply.headers["Retry-After"]
     assert [t["status"] for t in store.tickets.find({})] == ["cancelled"]
     assert store.queue_entries() == []
+    # Withdrawn, not given up by a customer: no abandonment.
+    assert client.get("/tickets/stats").json["abandoned"]["voice"]["count"] == 0
     assert client.post("/agents", json=AGENT).status_code == 201  # the sweep will pull for it
 
 

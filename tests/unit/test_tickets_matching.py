@@ -134,9 +134,23 @@ def test_summary_counts_the_queue_waits_and_occupancy():
     now = T0 + timedelta(minutes=10)
     queue = [ticket("w1", "voice", age=0), ticket("w2", "text", age=300)]
     assigned = [
-        {"created_at": now - timedelta(seconds=10), "assigned_at": now - timedelta(seconds=8)},
-        {"created_at": now - timedelta(seconds=200), "assigned_at": now - timedelta(seconds=100)},
+        {
+            "channel": "voice",
+            "created_at": now - timedelta(seconds=10),
+            "assigned_at": now - timedelta(seconds=8),
+        },
+        {
+            "channel": "voice",
+            "created_at": now - timedelta(seconds=200),
+            "assigned_at": now - timedelta(seconds=100),
+        },
+        {
+            "channel": "text",
+            "created_at": now - timedelta(seconds=200),
+            "assigned_at": now - timedelta(seconds=150),
+        },
     ]
+    abandoned = [{"channel": "voice", "created_at": now - timedelta(seconds=50)}]
     agents = [
         {
             "status": "available",
@@ -153,12 +167,25 @@ def test_summary_counts_the_queue_waits_and_occupancy():
             "active_text": 0,
         },
     ]
-    s = stats.summary(queue, assigned, agents, now, window_seconds=600)
+    window = stats.Window(600, assigned, abandoned)
+    s = stats.summary(queue, window, agents, now, {"voice": 20, "text": 120})
     assert s["waiting"] == {"voice": 1, "text": 1, "total": 2}
     assert s["longest_wait_seconds"] == 600
-    assert s["time_to_assign_seconds"]["p50"] == 2
+    assert s["time_to_assign_seconds"]["p50"] == 50
     assert s["time_to_assign_seconds"]["p99"] == 100
     assert s["assignments_per_minute"]["last_minute"] == 1
+    # Voice: one of two within 20 s; text: its one within 120 s.
+    assert s["service_level"]["voice"] == {
+        "sla_seconds": 20,
+        "assigned": 2,
+        "within_sla": 1,
+        "ratio": 0.5,
+    }
+    assert s["service_level"]["text"]["ratio"] == 1.0
+    assert s["abandoned"] == {
+        "voice": {"count": 1, "ratio": round(1 / 3, 4)},
+        "text": {"count": 0, "ratio": 0.0},
+    }
     assert s["occupancy"]["voice"] == {"active": 1, "capacity": 1, "ratio": 1.0}
     assert s["occupancy"]["text"]["ratio"] == round(1 / 3, 4)
     assert s["agents"] == {"available": 1, "away": 0, "offline": 1}

@@ -194,7 +194,7 @@ def finish(store: TicketStore, ticket_id: str, becomes: TicketStatus) -> Finishe
     """Complete or cancel a ticket and give its agent the capacity back; None if not allowed."""
     sources = CANCELLABLE if becomes is TicketStatus.CANCELLED else (TicketStatus.ASSIGNED,)
     for was in sources:
-        doc = store.finish(ticket_id, was, becomes)
+        doc = store.finish(ticket_id, was, becomes, abandoned=was is TicketStatus.WAITING)
         if doc is None:
             continue
         if was is TicketStatus.WAITING:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,12 +28,13 @@ def waits(assigned: Iterable[Doc]) -> list[float]:
 
 def summary(
     queue: Sequence[Doc],
-    assigned: Sequence[Doc],
+    window: Window,
     agents: Sequence[Doc],
     now: datetime,
-    window_seconds: float,
+    sla: Mapping[str, float],
 ) -> Doc:
-    """`queue`: entries of waiting tickets; `assigned`: tickets assigned within the window."""
+    """`queue`: entries of waiting tickets; `window`: what happened over the last while."""
+    assigned, window_seconds = window.assigned, window.seconds
     by_channel = {c.value: 0 for c in CHANNELS}
     for entry in queue:
         by_channel[entry["channel"]] += 1
@@ -57,9 +59,51 @@ def summary(
             "last_minute": last_minute,
             "window_average": round(len(assigned) / (window_seconds / 60), 2),
         },
+        "service_level": service_level(assigned, sla),
+        "abandoned": abandonment(assigned, window.abandoned),
         "occupancy": occupancy(agents),
         "agents": {s.value: sum(1 for a in agents if a["status"] == s) for s in AgentStatus},
     }
+
+
+@dataclass(frozen=True)
+class Window:
+    """The tickets of the stats window: assigned in it, and ended in it while waiting."""
+
+    seconds: float
+    assigned: Sequence[Doc]
+    abandoned: Sequence[Doc]
+
+
+def service_level(assigned: Sequence[Doc], sla: Mapping[str, float]) -> Doc:
+    """Per channel: of the tickets assigned in the window, the share assigned within its SLA."""
+    result: Doc = {}
+    for channel in CHANNELS:
+        limit = sla.get(channel.value)
+        waited = waits(d for d in assigned if d["channel"] == channel.value)
+        within = sum(1 for w in waited if limit is not None and w <= limit)
+        result[channel.value] = {
+            "sla_seconds": limit,
+            "assigned": len(waited),
+            "within_sla": within,
+            "ratio": round(within / len(waited), 4) if waited and limit is not None else None,
+        }
+    return result
+
+
+def abandonment(assigned: Sequence[Doc], abandoned: Sequence[Doc]) -> Doc:
+    """Per channel: tickets ended while waiting in the window, and their share of all served or
+    given up in it."""
+    result: Doc = {}
+    for channel in CHANNELS:
+        gave_up = sum(1 for d in abandoned if d["channel"] == channel.value)
+        served = sum(1 for d in assigned if d["channel"] == channel.value)
+        total = gave_up + served
+        result[channel.value] = {
+            "count": gave_up,
+            "ratio": round(gave_up / total, 4) if total else None,
+        }
+    return result
 
 
 def occupancy(agents: Sequence[Doc]) -> Doc:

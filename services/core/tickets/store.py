@@ -131,6 +131,7 @@ class TicketStore:
         self.tickets.create_index([("status", ASCENDING), ("_id", DESCENDING)])
         self.tickets.create_index([("agent_id", ASCENDING), ("_id", DESCENDING)])
         self.tickets.create_index([("assigned_at", ASCENDING)])
+        self.tickets.create_index([("abandoned_at", ASCENDING)], sparse=True)
         self.queue.create_index(matching.WAITING_SORT)
         # Agents are read by who is available (assignment) and who holds capacity (the sweep);
         # the second index holds busy agents only, so the sweep never walks the whole roster.
@@ -300,13 +301,18 @@ class TicketStore:
             return_document=_AFTER,
         )
 
-    def finish(self, ticket_id: str, was: TicketStatus, becomes: TicketStatus) -> Doc | None:
-        """was → completed or cancelled; the ticket as it now is, None if it was not `was`."""
+    def finish(
+        self, ticket_id: str, was: TicketStatus, becomes: TicketStatus, abandoned: bool = False
+    ) -> Doc | None:
+        """was → completed or cancelled; the ticket as it now is, None if it was not `was`.
+
+        `abandoned`: the customer gave up before any agent took it (`abandoned_since`)."""
         t = clock.now()
+        changes = {"status": becomes.value, f"{becomes.value}_at": t, "updated_at": t}
+        if abandoned:
+            changes["abandoned_at"] = t
         return self.tickets.find_one_and_update(
-            {"_id": ticket_id, "status": was.value},
-            {"$set": {"status": becomes.value, f"{becomes.value}_at": t, "updated_at": t}},
-            return_document=_AFTER,
+            {"_id": ticket_id, "status": was.value}, {"$set": changes}, return_document=_AFTER
         )
 
     def fence(self, ticket_id: str) -> bool:
@@ -319,6 +325,11 @@ class TicketStore:
     def assigned_since(self, since: datetime) -> list[Doc]:
         fields = {"created_at": 1, "assigned_at": 1, "channel": 1}
         return list(self.tickets.find({"assigned_at": {"$gte": since}}, fields))
+
+    def abandoned_since(self, since: datetime) -> list[Doc]:
+        """Tickets ended while still waiting, since `since` (a sparse index holds only those)."""
+        fields = {"created_at": 1, "abandoned_at": 1, "channel": 1}
+        return list(self.tickets.find({"abandoned_at": {"$gte": since}}, fields))
 
     # -- the queue of waiting tickets -------------------------------------------------------------
 
