@@ -19,6 +19,7 @@ def maintenance_intervals(s: Settings) -> dict[str, float]:
         "sweep_stale": s.sweep_interval,
         "sweep_tickets": s.ticket_sweep_interval,
         "relay_callbacks": s.callback_interval,
+        "fire_schedules": s.schedule_interval,
     }
 
 

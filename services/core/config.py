@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     callback_secret: str = Field("", repr=False)
     callback_interval: Seconds = 1.0
     callback_max_attempts: int = Field(8, ge=1)
+    # How often beat fires the schedules that are due (their ticks are whole seconds at most).
+    schedule_interval: Seconds = 1.0
     # GET /jobs/<id>/events: the longest one stream lasts (a browser reconnects by itself).
     events_max_seconds: Seconds = Field(300.0, validation_alias="JOB_EVENTS_MAX")
     dispatch_interval: Seconds = 1.0

@@ -23,6 +23,7 @@ from services.core.jobs.publisher import AmqpPublisher, Publisher
 from services.core.jobs.store import JobStore
 from services.core.jobs.watching import Watchers
 from services.core.process import per_process
+from services.core.schedules.store import ScheduleStore
 from services.core.tickets.matching import Ageing
 from services.core.tickets.store import TicketStore
 
@@ -89,6 +90,15 @@ class Runtime:
             return store
 
         return self._once("tickets", make)
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        def make() -> ScheduleStore:
+            store = ScheduleStore(self.database)
+            store.ensure_indexes()
+            return store
+
+        return self._once("schedules", make)
 
     @property
     def keys(self) -> KeyStore:

@@ -16,6 +16,7 @@ from services.web import (
     jobs_api,
     keys_api,
     metrics_api,
+    schedules_api,
     system_api,
     tickets_api,
 )
@@ -35,7 +36,15 @@ def create_app(config: Settings | None = None, runtime: Runtime | None = None) -
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register(app)
     auth.register(app, lambda: runtime.keys, s.auth_cache_seconds)
-    blueprints = (jobs_api, compat_api, system_api, metrics_api, tickets_api, keys_api)
+    blueprints = (
+        jobs_api,
+        compat_api,
+        system_api,
+        metrics_api,
+        schedules_api,
+        tickets_api,
+        keys_api,
+    )
     for module in blueprints:
         app.register_blueprint(module.bp)
     return app

@@ -302,6 +302,69 @@ def _job_paths() -> dict[str, Schema]:
     }
 
 
+def _schedule_paths() -> dict[str, Schema]:
+    name = param("name", "path", {"type": "string", "maxLength": 64})
+    schedule = ref("Schedule")
+    follow = {
+        "GetSchedule": link("getSchedule", "name", "$response.body#/name"),
+        "PauseSchedule": link("pauseSchedule", "name", "$response.body#/name"),
+    }
+
+    def acting(operation_id: str, summary: str) -> Schema:
+        return op(
+            operation_id,
+            summary,
+            {200: json_response("the schedule", schedule)},
+            (404,),
+            params=(name,),
+        )
+
+    return {
+        "/schedules": {
+            "post": op(
+                "createSchedule",
+                "Add a recurring job: a cron expression in a time zone, or an interval; each tick "
+                "submits the job once, however many beats run",
+                {201: json_response("the schedule", schedule, Location="Location")},
+                (409,),
+                body=ref("ScheduleRequest"),
+                links=follow,
+            ),
+            "get": op(
+                "listSchedules",
+                "List schedules by name",
+                {200: json_response("a page of schedules", ref("SchedulePage"))},
+                (400,),
+                params=(CURSOR, _limit(100)),
+            ),
+        },
+        "/schedules/{name}": {
+            "get": acting("getSchedule", "Read a schedule: next tick, last run, history"),
+            "patch": op(
+                "changeSchedule",
+                "Change the timing (a cron replaces an interval and back) or the job",
+                {200: json_response("the schedule", schedule)},
+                (404,),
+                body=ref("SchedulePatch"),
+                params=(name,),
+            ),
+            "delete": op(
+                "deleteSchedule",
+                "Delete a schedule (its jobs stay)",
+                {204: {"description": "deleted"}},
+                (404,),
+                params=(name,),
+            ),
+        },
+        "/schedules/{name}/pause": {
+            "post": acting("pauseSchedule", "Stop firing until resumed"),
+        },
+        "/schedules/{name}/resume": {
+            "post": acting("resumeSchedule", "Fire again from the next tick after now"),
+        },
+    }
+
+
 def _agent_paths() -> dict[str, Schema]:
     agent_id = param("agent_id", "path", ID)
     follow = {
@@ -563,6 +626,7 @@ def build() -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "paths": {
             **_job_paths(),
+            **_schedule_paths(),
             **_agent_paths(),
             **_ticket_paths(),
             **_legacy_paths(),

@@ -17,6 +17,12 @@ from services.core.jobs import registry
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import TIMESTAMPS
 from services.core.jobs.submission import JobRequest
+from services.core.schedules.requests import (
+    CRON_PATTERN,
+    MAX_EVERY_SECONDS,
+    NAME_PATTERN,
+    time_zones,
+)
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
 
@@ -140,14 +146,18 @@ def _accepts_empty(job_type: registry.JobType) -> bool:
     return True
 
 
-def _job_submission(schemas: dict[str, Schema]) -> Schema:
-    """A job request whose payload follows its type: one variant per registered type."""
-    common = schemas["JobRequest"]
+def _job_submission(
+    schemas: dict[str, Schema], kind: str = "JobRequest", leave_out: tuple[str, ...] = ()
+) -> Schema:
+    """A job request whose payload follows its type: one variant per registered type, named
+    `<kind>_<type>`, without the fields `leave_out` names."""
+    common = {k: v for k, v in schemas["JobRequest"].items() if not (leave_out and k == "not")}
+    kept = {k: v for k, v in common["properties"].items() if k not in leave_out}
     variants = {}
     for job_type in _job_types():
-        name = f"JobRequest_{job_type.name}"
+        name = f"{kind}_{job_type.name}"
         properties = {
-            **common["properties"],
+            **kept,
             "type": {"const": job_type.name},
             "payload": ref(job_type.payload_model.__name__),
         }
@@ -159,11 +169,65 @@ def _job_submission(schemas: dict[str, Schema]) -> Schema:
         "discriminator": {
             "propertyName": "type",
             "mapping": {
-                t.name: COMPONENT.format(kind="schemas", name=f"JobRequest_{t.name}")
+                t.name: COMPONENT.format(kind="schemas", name=f"{kind}_{t.name}")
                 for t in _job_types()
             },
         },
     }
+
+
+def _schedule_fields() -> Schema:
+    return {
+        "cron": {
+            "type": "string",
+            "pattern": CRON_PATTERN,
+            "description": "five fields: minute hour day-of-month month day-of-week",
+        },
+        "every_seconds": {"type": "number", "minimum": 1, "maximum": MAX_EVERY_SECONDS},
+        "timezone": {"type": "string", "enum": time_zones(), "description": "default UTC"},
+        "job": ref("ScheduledJob"),
+    }
+
+
+def _schedule_request() -> Schema:
+    request = obj(
+        {
+            "name": {"type": "string", "pattern": NAME_PATTERN},
+            **_schedule_fields(),
+            "paused": {"type": "boolean"},
+        },
+        optional=("cron", "every_seconds", "timezone", "paused"),
+        closed=True,
+    )
+    request["oneOf"] = [{"required": ["cron"]}, {"required": ["every_seconds"]}]
+    return request
+
+
+def _schedule_patch() -> Schema:
+    patch = obj(_schedule_fields(), optional=tuple(_schedule_fields()), closed=True)
+    patch["not"] = {"required": ["cron", "every_seconds"]}
+    return patch
+
+
+def _schedule() -> Schema:
+    change = obj(
+        {"at": TIMESTAMP, "by": {"type": ["string", "null"]}, "change": {"type": "string"}}
+    )
+    return obj(
+        {
+            "name": {"type": "string"},
+            "cron": {"type": ["string", "null"]},
+            "every_seconds": {"type": ["number", "null"]},
+            "timezone": {"type": "string"},
+            "job": {"type": "object"},
+            "paused": {"type": "boolean"},
+            "last_job_id": {"type": ["string", "null"]},
+            "last_error": {"type": ["string", "null"]},
+            "runs": COUNT,
+            "history": {"type": "array", "items": change},
+            **timestamps("next_run_at", "last_run_at", "created_at", "updated_at"),
+        }
+    )
 
 
 # -- response schemas ------------------------------------------------------------------------------
@@ -187,6 +251,23 @@ def _job() -> Schema:
             "idempotency_key": {"type": ["string", "null"]},
             "cancel_requested": {"type": "boolean"},
             "worker": {"type": ["string", "null"]},
+            "callback": {
+                "anyOf": [
+                    obj(
+                        {
+                            "url": {"type": "string"},
+                            "pending": {"type": "boolean"},
+                            "attempts": COUNT,
+                            "error": {"type": ["string", "null"]},
+                            "sent_at": TIMESTAMP,
+                        }
+                    ),
+                    {"type": "null"},
+                ]
+            },
+            "schedule": {
+                "anyOf": [obj({"name": {"type": "string"}, "tick": TIMESTAMP}), {"type": "null"}]
+            },
             **timestamps(*TIMESTAMPS),
         }
     )
@@ -335,6 +416,7 @@ def schemas() -> dict[str, Schema]:
     """Every schema of the description, by name."""
     schemas = _model_schemas()
     schemas["JobSubmission"] = _job_submission(schemas)
+    schemas["ScheduledJob"] = _job_submission(schemas, "ScheduledJob", ("run_at", "delay_seconds"))
     schemas["JobBatchRequest"] = obj(
         {"jobs": {"type": "array", "items": ref("JobSubmission"), "minItems": 1, "maxItems": 1000}},
         closed=True,
@@ -344,6 +426,10 @@ def schemas() -> dict[str, Schema]:
         JobPage=page_of("Job"),
         JobBatch=obj({"jobs": {"type": "array", "items": ref("Job")}}),
         JobStats=_job_stats(),
+        ScheduleRequest=_schedule_request(),
+        SchedulePatch=_schedule_patch(),
+        Schedule=_schedule(),
+        SchedulePage=page_of("Schedule"),
         Agent=_agent(),
         AgentPage=page_of("Agent"),
         Ticket=_ticket(),

@@ -7,10 +7,13 @@ from typing import TypeVar
 
 from services.core import clock, queues
 from services.core.celery_app import app, maintenance_intervals
-from services.core.jobs import callbacks, dispatch
+from services.core.jobs import callbacks, dispatch, submission
 from services.core.jobs.callbacks import DELIVER_CALLBACK
+from services.core.jobs.store import Doc
+from services.core.jobs.submission import JobRequest
 from services.core.maintenance import Maintenance
 from services.core.runtime import process_runtime
+from services.core.schedules import firing
 from services.core.tickets import assignment
 
 T = TypeVar("T")
@@ -47,6 +50,24 @@ def relay_callbacks() -> int | None:
     return _single_flight(
         "relay_callbacks", lambda: callbacks.relay(process_runtime().jobs, send, clock.now())
     )
+
+
+@app.task(name="switchboard.fire_schedules")
+def fire_schedules() -> int | None:
+    """Submit the job of every schedule whose tick has come."""
+
+    def fire() -> int:
+        runtime = process_runtime()
+        s = runtime.settings
+
+        def submit(job: JobRequest, by: str | None, key: str, link: dict[str, object]) -> Doc:
+            made, _ = submission.submit(runtime.committer, job, s.job_max_attempts, by, key, link)
+            return made
+
+        callbacks_on = bool(s.callback_secret)
+        return firing.fire_due(runtime.schedules, submit, clock.now(), callbacks_on)
+
+    return _single_flight("fire_schedules", fire)
 
 
 @app.task(name="switchboard.sweep_stale")

@@ -150,6 +150,7 @@ def test_the_api_shows_every_field_of_a_job() -> None:
             "error": None,
             "sent_at": z1,
         },
+        "schedule": None,
         "run_at": None,
         "created_at": z0,
         "queued_at": z0,

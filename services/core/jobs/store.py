@@ -59,6 +59,7 @@ def new_job(
     submitted_by: str | None = None,
     run_at: datetime | None = None,
     callback_url: str | None = None,
+    schedule: Doc | None = None,
 ) -> Doc:
     """A job document as it is first recorded, not yet on the broker: `pending`, or `scheduled`
     when it has a `run_at` still ahead."""
@@ -92,12 +93,19 @@ def new_job(
         doc["request_hash"] = request_hash
     if callback_url is not None:
         doc.update(callback_url=callback_url, **_callback_due(t))
+    if schedule is not None:
+        # The schedule and tick this job was made for.
+        doc["schedule"] = schedule
     return doc
 
 
 def _callback_due(t: datetime) -> Doc:
     """A callback to make once the job ends (`callbacks`), its first try due from `t`."""
     return {"callback_pending": True, "callback_next_at": t, "callback_attempts": 0}
+
+
+def _schedule_to_api(link: Doc | None) -> Doc | None:
+    return None if link is None else {"name": link["name"], "tick": clock.iso(link["tick"])}
 
 
 def _callback_to_api(doc: Doc) -> Doc | None:
@@ -136,6 +144,7 @@ def to_api(doc: Doc) -> Doc:
         "cancel_requested": doc.get("cancel_requested", False),
         "worker": doc.get("worker"),
         "callback": _callback_to_api(doc),
+        "schedule": _schedule_to_api(doc.get("schedule")),
         **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS},
     }
 

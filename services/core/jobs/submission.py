@@ -142,6 +142,7 @@ def _record(
     default_attempts: int,
     submitted_by: str | None,
     idempotency_key: str | None = None,
+    schedule: Doc | None = None,
 ) -> Doc:
     return new_job(
         job.type,
@@ -153,6 +154,7 @@ def _record(
         submitted_by=submitted_by,
         run_at=job.start_at(clock.now()),
         callback_url=job.callback_url,
+        schedule=schedule,
     )
 
 
@@ -162,9 +164,11 @@ def submit(
     default_attempts: int,
     submitted_by: str | None,
     idempotency_key: str | None = None,
+    schedule: Doc | None = None,
 ) -> tuple[Doc, bool]:
-    """Record and publish one job; with a known key, the job made the first time instead."""
-    doc = _record(job, default_attempts, submitted_by, idempotency_key)
+    """Record and publish one job; with a known key, the job made the first time instead.
+    `schedule`: the schedule and tick it is made for."""
+    doc = _record(job, default_attempts, submitted_by, idempotency_key, schedule)
     if idempotency_key is None:
         return committer.commit([doc])[0], True
     store = committer.store
