@@ -8,16 +8,26 @@ history, and any replica answers it alike: nothing is kept in a web process's me
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
-from services.core import health
+from services.core import clock, health
 from services.core.apikeys import Scope
+from services.core.jobs import timings
 from services.core.jobs.states import FINISHED
 from services.core.maintenance import Maintenance
+from services.core.tickets import stats
+from services.core.tickets.states import Channel
 from services.web.auth import requires
 from services.web.current import runtime
 
@@ -42,8 +52,55 @@ class ClusterCollector(Collector):
             family.add_metric([row["status"], row["type"]], row["count"])
         yield in_flight
         yield finished
+        yield from _timings()
         yield from _queues()
+        yield from _tickets()
         yield from _maintenance()
+
+
+def _timings() -> Iterator[Metric]:
+    families = {
+        timings.WAIT: HistogramMetricFamily(
+            "switchboard_job_wait_seconds",
+            "From submit (or run_at) to the first attempt's start, by type",
+            labels=["type"],
+        ),
+        timings.RUN: HistogramMetricFamily(
+            "switchboard_job_run_seconds", "Each attempt's run, by type", labels=["type"]
+        ),
+    }
+    for doc in runtime().jobs.timing_counters():
+        for histogram, family in families.items():
+            buckets, total = timings.cumulative(doc, histogram)
+            family.add_metric([doc["_id"]], buckets, total)
+    yield from families.values()
+
+
+def _tickets() -> Iterator[Metric]:
+    r = runtime()
+    store = r.tickets
+    waiting = GaugeMetricFamily(
+        "switchboard_tickets_waiting", "Tickets waiting for an agent", labels=["channel"]
+    )
+    queue = store.queue_entries()
+    for channel in Channel:
+        waiting.add_metric([channel.value], sum(1 for e in queue if e["channel"] == channel))
+    yield waiting
+    window = r.settings.ticket_stats_window
+    assigned = store.assigned_since(clock.now() - timedelta(seconds=window))
+    to_assign = GaugeHistogramMetricFamily(
+        "switchboard_ticket_time_to_assign_seconds",
+        f"Time to assign of the tickets assigned in the last {window:g} s, by channel",
+        labels=["channel"],
+    )
+    for channel in Channel:
+        waited = stats.waits(d for d in assigned if d["channel"] == channel)
+        buckets = [
+            (repr(float(bound)), float(sum(1 for w in waited if w <= bound)))
+            for bound in timings.BUCKETS
+        ]
+        to_assign.add_metric([channel.value], [*buckets, ("+Inf", float(len(waited)))], sum(waited))
+    yield to_assign
 
 
 def _queues() -> Iterator[Metric]:

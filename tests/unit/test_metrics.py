@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.core import health
+from services.core import clock, health
 from services.core.apikeys import Scope
+from services.core.config import Settings
 from services.core.errors import BrokerUnavailable
+from services.core.jobs import lifecycle, timings
+from services.core.jobs.lifecycle import Outcome
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import JobStore, new_job
+from services.core.runtime import Runtime
+from services.core.tickets.store import new_ticket
 from tests.unit.conftest import ClientFor
 
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DEPTHS = {"jobs": {"messages": 7, "consumers": 2}, "tickets": {"messages": 0, "consumers": 1}}
 
 
@@ -75,3 +83,56 @@ def test_a_broker_down_is_a_503(client: FlaskClient, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(health, "queue_depths", down)
     reply = client.get("/metrics")
     assert reply.status_code == 503 and reply.headers["Retry-After"]
+
+
+def test_wait_and_run_times_are_histograms_by_type(
+    client: FlaskClient, store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moment = [T0]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    for waited, ran in ((0.2, 3.0), (40.0, 0.004)):
+        doc = new_job("noop", {}, priority=0, max_attempts=1)
+        store.insert(doc)
+        moment[0] += timedelta(seconds=waited)
+        store.claim(doc["_id"], "r", "w", take_over=False)
+        moment[0] += timedelta(seconds=ran)
+        claimed = store.get(doc["_id"])
+        assert claimed is not None
+        lifecycle._record(store, claimed, "r", JobStatus.SUCCEEDED, Outcome.SUCCEEDED)
+        # What the run's start observes (lifecycle.run, on a first attempt).
+        store.observe("noop", timings.WAIT, waited)
+    samples = _samples(client)
+    noop = (("type", "noop"),)
+    assert samples[("switchboard_job_wait_seconds_count", noop)] == 2
+    assert samples[("switchboard_job_wait_seconds_sum", noop)] == pytest.approx(40.2)
+    assert samples[("switchboard_job_wait_seconds_bucket", (("le", "0.25"), *noop))] == 1
+    assert samples[("switchboard_job_wait_seconds_bucket", (("le", "60.0"), *noop))] == 2
+    assert samples[("switchboard_job_run_seconds_bucket", (("le", "0.005"), *noop))] == 1
+    assert samples[("switchboard_job_run_seconds_bucket", (("le", "2.5"), *noop))] == 1
+    assert samples[("switchboard_job_run_seconds_bucket", (("le", "+Inf"), *noop))] == 2
+
+
+def test_tickets_waiting_and_time_to_assign(client: FlaskClient, runtime: Runtime) -> None:
+    tickets = runtime.tickets
+    waiting = new_ticket("voice", [], 5, None)
+    tickets.insert_ticket(waiting)
+    assigned = new_ticket("text", [], 5, None)
+    assigned.update(status="assigned", assigned_at=assigned["created_at"] + timedelta(seconds=3))
+    tickets.tickets.insert_one(assigned)
+    samples = _samples(client)
+    assert samples[("switchboard_tickets_waiting", (("channel", "voice"),))] == 1
+    assert samples[("switchboard_tickets_waiting", (("channel", "text"),))] == 0
+    text = ("channel", "text")
+    to_assign = "switchboard_ticket_time_to_assign_seconds"
+    assert samples[(f"{to_assign}_bucket", (text, ("le", "2.5")))] == 0
+    assert samples[(f"{to_assign}_bucket", (text, ("le", "5.0")))] == 1
+    assert samples[(f"{to_assign}_gsum", (text,))] == 3
+
+
+def test_an_attempt_observes_its_run_and_a_first_attempt_its_wait(store: JobStore) -> None:
+    doc = new_job("noop", {}, priority=0, max_attempts=2)
+    store.insert(doc)
+    store.mark_queued(doc["_id"], was="pending")
+    assert lifecycle.run(doc["_id"], store, Settings(), "w", False) is Outcome.SUCCEEDED
+    [counters] = store.timing_counters()
+    assert (counters["_id"], counters["wait_count"], counters["run_count"]) == ("noop", 1, 1)

@@ -34,6 +34,7 @@ class _Flaky:
 
     def __init__(self, collection: Any, failures: int) -> None:
         self.collection, self.failures = collection, failures
+        self.name = collection.name
 
     def update_one(self, *args: Any, **kwargs: Any) -> Any:
         if self.failures:

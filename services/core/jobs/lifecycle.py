@@ -28,7 +28,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from services.core import clock, jsonfield
 from services.core.config import Settings
-from services.core.jobs import limits, registry
+from services.core.jobs import limits, registry, timings
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.states import JobStatus, backoff_delay
 from services.core.jobs.store import Doc, JobStore
@@ -61,6 +61,9 @@ def run(
         return Outcome.SKIPPED
     _event("job started", doc, run_id, worker=worker)
     attempt = doc["attempts"]
+    if attempt == 1:
+        since = doc.get("run_at") or doc["created_at"]
+        store.observe(doc["type"], timings.WAIT, (doc["started_at"] - since).total_seconds())
     job_type = registry.get(doc["type"])
     if job_type is None:
         return _fail(store, doc, run_id, f"unknown job type {doc['type']!r} on this worker")
@@ -120,6 +123,7 @@ def _failed_attempt(
     done = _persist(lambda: store.schedule_retry(doc["_id"], run_id, error, attempt, retry_at))
     if not done:
         return Outcome.SUPERSEDED
+    _ran(store, doc)
     _event("job retrying", doc, run_id, error=error, retry_in=round(delay, 3))
     return Outcome.RETRYING
 
@@ -138,8 +142,13 @@ def _record(
     )
     if not done:
         return Outcome.SUPERSEDED
+    _ran(store, doc)
     _event(f"job {status.value}", doc, run_id, **{k: fields[k] for k in ("error",) if k in fields})
     return outcome
+
+
+def _ran(store: JobStore, doc: Doc) -> None:
+    store.observe(doc["type"], timings.RUN, (clock.now() - doc["started_at"]).total_seconds())
 
 
 def _event(message: str, doc: Doc, run_id: str, **fields: Any) -> None:

@@ -17,6 +17,7 @@ from pymongo.database import Database
 
 from services.core import clock, jsonfield, recent
 from services.core.config import JOB_RETENTION, PAGE_MAX_BYTES
+from services.core.jobs import timings
 from services.core.jobs.states import (
     CANCELLABLE_AT_ONCE,
     FINISHED,
@@ -174,6 +175,9 @@ class JobStore:
         self.finished_counts: Collection = db["job_counts"]
         # A worker's outcomes are counted by a thread of their own (`tally`), off the job's path.
         self._tally = Tally(self.finished_counts) if tally_outcomes else None
+        # Wait and run time histograms per type (`timings`), counted the same way.
+        self.timings: Collection = db["job_timings"]
+        self._timing_tally = Tally(self.timings) if tally_outcomes else None
 
     def ensure_indexes(self) -> None:
         self.jobs.create_index("idempotency_key", unique=True, sparse=True)
@@ -530,10 +534,24 @@ class JobStore:
             self.count_finished(job_type, status.value)
         return True
 
+    def observe(self, job_type: str, histogram: str, seconds: float) -> None:
+        """Count one wait or run time of a job of `job_type` (`timings`)."""
+        increments = timings.increments(histogram, max(seconds, 0.0))
+        if self._timing_tally is None:
+            self.timings.update_one({"_id": job_type}, {"$inc": increments}, upsert=True)
+            return
+        for field, n in increments.items():
+            self._timing_tally.add(job_type, field, n)
+
+    def timing_counters(self) -> list[Doc]:
+        """Every job type's histogram counters (a document per type)."""
+        return list(self.timings.find({}))
+
     def flush_tally(self) -> None:
-        """Write the outcomes counted in the background so far (a worker process's last act)."""
-        if self._tally is not None and not self._tally.flush():
-            log.warning("finished-job counters left short: the database took too long")
+        """Write the counts gathered in the background so far (a worker process's last act)."""
+        for tally in (self._tally, self._timing_tally):
+            if tally is not None and not tally.flush():
+                log.warning("%s left short: the database took too long", tally.name)
 
     def schedule_retry(
         self, job_id: str, run_id: str, error: str, attempt: int, retry_at: datetime

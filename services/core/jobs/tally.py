@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
+from collections import defaultdict
 
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 LINGER = 0.2
 # How long to wait before writing again when the database refused the last write.
 RETRY_PAUSE = 1.0
+# (document id, field) -> how much to add
+Increments = defaultdict[tuple[str, str], float]
 
 
 class Tally:
@@ -29,7 +31,7 @@ class Tally:
     def __init__(self, collection: Collection, linger: float = LINGER) -> None:
         self._collection = collection
         self._linger = linger
-        self._pending: Counter[tuple[str, str]] = Counter()
+        self._pending: Increments = defaultdict(int)
         self._changed = threading.Condition()
         self._writing = False
         # Set by flush(), when the process is ending: from then on, no more lingering.
@@ -37,9 +39,13 @@ class Tally:
         self._thread = threading.Thread(target=self._loop, name="tally", daemon=True)
         self._thread.start()
 
-    def add(self, job_type: str, status: str, n: int = 1) -> None:
+    @property
+    def name(self) -> str:
+        return f"the counters of {self._collection.name}"
+
+    def add(self, doc_id: str, field: str, n: float = 1) -> None:
         with self._changed:
-            self._pending[(job_type, status)] += n
+            self._pending[(doc_id, field)] += n
             self._changed.notify_all()
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -52,29 +58,30 @@ class Tally:
         while True:
             with self._changed:
                 self._changed.wait_for(lambda: bool(self._pending))
-                counts, self._pending = self._pending, Counter()
+                counts, self._pending = self._pending, defaultdict(int)
                 self._writing = True
             written = self._write(counts)
             with self._changed:
                 if not written:
-                    self._pending.update(counts)
+                    for key, n in counts.items():
+                        self._pending[key] += n
                 self._writing = False
                 self._changed.notify_all()
             self._rest.wait(self._linger if written else RETRY_PAUSE)
 
-    def _write(self, counts: Counter[tuple[str, str]]) -> bool:
-        """One `$inc` per job type (a worker's outcomes are mostly of one or two types)."""
-        by_type: dict[str, dict[str, int]] = {}
-        for (job_type, status), n in counts.items():
+    def _write(self, counts: Increments) -> bool:
+        """One `$inc` per document (a worker's jobs are mostly of one or two types)."""
+        by_doc: dict[str, dict[str, float]] = {}
+        for (doc_id, field), n in counts.items():
             if n:
-                by_type.setdefault(job_type, {})[status] = n
+                by_doc.setdefault(doc_id, {})[field] = n
         try:
-            for job_type, inc in list(by_type.items()):
-                self._collection.update_one({"_id": job_type}, {"$inc": inc}, upsert=True)
-                del by_type[job_type]
+            for doc_id, inc in list(by_doc.items()):
+                self._collection.update_one({"_id": doc_id}, {"$inc": inc}, upsert=True)
+                del by_doc[doc_id]
         except PyMongoError as exc:
-            log.warning("finished-job counters not written yet: %s", exc)
+            log.warning("%s not written yet: %s", self.name, exc)
             counts.clear()
-            counts.update({(t, s): n for t, inc in by_type.items() for s, n in inc.items()})
+            counts.update({(d, f): n for d, inc in by_doc.items() for f, n in inc.items()})
             return False
         return True
