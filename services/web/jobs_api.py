@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
+from services.core import clock
 from services.core.apikeys import Scope
 from services.core.config import Settings
 from services.core.errors import Busy, Conflict, InvalidRequest
+from services.core.jobs import forecast
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, to_api
@@ -64,10 +68,7 @@ def create_job() -> Response:
     return _accepted(doc, replayed=not created)
 
 
-@bp.post("/jobs/batch")
-@requires(Scope.JOBS_WRITE)
-def create_jobs() -> Response:
-    body = json_object()
+def _batch(body: dict[str, Any]) -> list[JobRequest]:
     raw_jobs = body.get("jobs")
     if not isinstance(raw_jobs, list) or not raw_jobs:
         raise InvalidRequest("jobs: must be a non-empty list of jobs", field="jobs")
@@ -78,8 +79,28 @@ def create_jobs() -> Response:
             f"unexpected fields: {', '.join(sorted(extra))}", field=sorted(extra)[0]
         )
     jobs = [parse(raw, prefix=f"jobs.{i}.") for i, raw in enumerate(raw_jobs)]
+    _check_callbacks(jobs, runtime().settings, prefix="jobs.")
+    return jobs
+
+
+@bp.post("/jobs/dry-run")
+@requires(Scope.JOBS_WRITE)
+def dry_run() -> Response:
+    """What submitting this job (or `{"jobs": [...]}` batch) would do; nothing is recorded."""
+    body = json_object()
+    if "jobs" in body:
+        jobs = _batch(body)
+    else:
+        jobs = [parse(body)]
+        _check_callbacks(jobs, runtime().settings)
+    return jsonify(forecast.forecast(jobs, runtime().settings, clock.now()))
+
+
+@bp.post("/jobs/batch")
+@requires(Scope.JOBS_WRITE)
+def create_jobs() -> Response:
+    jobs = _batch(json_object())
     r = runtime()
-    _check_callbacks(jobs, r.settings, prefix="jobs.")
     docs = submit_batch(r.committer, jobs, r.settings.job_max_attempts, current_key().id)
     response = jsonify({"jobs": [to_api(doc) for doc in docs]})
     response.status_code = 202

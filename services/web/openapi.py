@@ -250,6 +250,16 @@ def _job_paths() -> dict[str, Schema]:
                 links={"GetFirstJob": link("getJob", "job_id", "$response.body#/jobs/0/id")},
             )
         },
+        "/jobs/dry-run": {
+            "post": op(
+                "dryRunJobs",
+                'What submitting this job, or a batch (`{"jobs": [...]}`), would do: each '
+                "job's status and start, attempts and time limits, and the queue it would join; "
+                "nothing is recorded",
+                {200: json_response("the forecast", ref("DryRun"))},
+                body={"anyOf": [ref("JobSubmission"), ref("JobBatchRequest")]},
+            )
+        },
         "/jobs/{job_id}": {
             "get": op(
                 "getJob",

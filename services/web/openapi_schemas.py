@@ -176,6 +176,28 @@ def _job_submission(
     }
 
 
+def _dry_run() -> Schema:
+    seconds = {"type": "number", "minimum": 0}
+    job = obj(
+        {
+            "type": {"type": "string"},
+            "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+            "status": {"enum": [JobStatus.PENDING.value, JobStatus.SCHEDULED.value]},
+            "starts_at": TIMESTAMP,
+            "max_attempts": {"type": "integer", "minimum": 1},
+            "time_limit_seconds": obj({"soft": seconds, "hard": seconds}),
+            "callback": {"type": "boolean"},
+        }
+    )
+    queue = obj({"name": {"type": "string"}, "waiting": COUNT, "workers": COUNT})
+    return obj(
+        {
+            "jobs": {"type": "array", "items": job},
+            "queue": {"anyOf": [queue, {"type": "null"}]},
+        }
+    )
+
+
 def _schedule_fields() -> Schema:
     return {
         "cron": {
@@ -426,6 +448,7 @@ def schemas() -> dict[str, Schema]:
         JobPage=page_of("Job"),
         JobBatch=obj({"jobs": {"type": "array", "items": ref("Job")}}),
         JobStats=_job_stats(),
+        DryRun=_dry_run(),
         ScheduleRequest=_schedule_request(),
         SchedulePatch=_schedule_patch(),
         Schedule=_schedule(),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
+from services.core import health
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore
 from services.core.runtime import Runtime
@@ -280,3 +281,22 @@ def test_jobs_of_a_batch_are_recorded_with_their_submitter_and_attempts(
     for job in reply.get_json()["jobs"]:
         doc = store.get(job["id"])
         assert doc is not None and doc["submitted_by"] is not None and doc["max_attempts"] == 3
+
+
+def test_a_dry_run_forecasts_and_records_nothing(
+    client: FlaskClient, store: JobStore, publisher: StubPublisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health, "queue_depths", lambda: {"jobs": {"messages": 12, "consumers": 3}})
+    one = client.post("/jobs/dry-run", json={"type": "sleep", "payload": {"seconds": 1}})
+    assert one.status_code == 200
+    [job] = one.get_json()["jobs"]
+    assert (job["status"], job["starts_at"], job["max_attempts"]) == ("pending", None, 3)
+    assert job["time_limit_seconds"]["hard"] > job["time_limit_seconds"]["soft"] > 0
+    assert one.get_json()["queue"] == {"name": "jobs", "waiting": 12, "workers": 3}
+    batch = {"jobs": [{"type": "noop", "delay_seconds": 60}, {"type": "noop", "priority": 9}]}
+    later, now = client.post("/jobs/dry-run", json=batch).get_json()["jobs"]
+    assert later["status"] == "scheduled" and later["starts_at"] is not None
+    assert now["priority"] == 9
+    bad = client.post("/jobs/dry-run", json={"jobs": [{"type": "noop"}, {"type": "nope"}]})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "jobs.1.type"
+    assert store.jobs.count_documents({}) == 0 and publisher.calls == []

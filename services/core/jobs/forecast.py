@@ -1,0 +1,43 @@
+"""`POST /jobs/dry-run`: what submitting jobs would do, answered without recording anything."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.core import clock, health, queues
+from services.core.config import Settings
+from services.core.errors import BrokerUnavailable
+from services.core.jobs import limits
+from services.core.jobs.states import JobStatus
+from services.core.jobs.submission import JobRequest
+
+
+def forecast(jobs: list[JobRequest], s: Settings, now: datetime) -> dict[str, Any]:
+    """Each job as it would be recorded, and the queue it would join as it stands now."""
+    return {"jobs": [_one(job, s, now) for job in jobs], "queue": _queue()}
+
+
+def _one(job: JobRequest, s: Settings, now: datetime) -> dict[str, Any]:
+    start = job.start_at(now)
+    later = start is not None and start > now
+    time_limits = limits.for_type(job.type, s)
+    return {
+        "type": job.type,
+        "priority": job.priority,
+        "status": (JobStatus.SCHEDULED if later else JobStatus.PENDING).value,
+        "starts_at": clock.iso(start) if later else None,
+        "max_attempts": job.max_attempts or s.job_max_attempts,
+        "time_limit_seconds": {"soft": time_limits.soft, "hard": time_limits.hard},
+        "callback": job.callback_url is not None,
+    }
+
+
+def _queue() -> dict[str, Any] | None:
+    """The jobs queue now: messages ahead of a new job at most (those of a lower priority run
+    after it), and the workers taking from it; None while the broker cannot say."""
+    try:
+        depth = health.queue_depths()[queues.JOBS]
+    except BrokerUnavailable:
+        return None
+    return {"name": queues.JOBS, "waiting": depth["messages"], "workers": depth["consumers"]}
