@@ -195,7 +195,8 @@ def test_an_attempt_writes_its_start_heartbeats_progress_and_outcome(
     before = _got(store, job_id)
     t = frozen.advance()
     store.finish(job_id, "run-1", JobStatus.FAILED, job_type="noop", error="boom", attempt=1)
-    assert _changed(store, job_id, before) == {"status": "failed", "finished_at": t, **_boom(t)}
+    ended = {"status": "failed", "finished_at": t, "callback_next_at": t, **_boom(t)}
+    assert _changed(store, job_id, before) == ended
 
 
 def test_a_retry_records_the_error_and_when_to_try_again(store: JobStore, frozen: Clock) -> None:
@@ -241,6 +242,7 @@ def test_a_cancel_finishes_a_waiting_job_and_flags_a_running_one(
         "cancel_requested": True,
         "finished_at": t,
         "updated_at": t,
+        "callback_next_at": t,
     }
     before = _got(store, running)
     t = frozen.advance()
@@ -313,10 +315,7 @@ def test_the_indexes_every_query_of_the_jobs_relies_on(indexed: JobStore) -> Non
         **partial,
         CALLBACKS_INDEX: {
             "key": [("callback_next_at", 1)],
-            "partialFilterExpression": {
-                "callback_pending": True,
-                "status": {"$in": ["succeeded", "failed", "cancelled"]},
-            },
+            "partialFilterExpression": {"callback_pending": True},
         },
         EXPIRY_INDEX: {
             "key": [("finished_at", 1)],

@@ -93,16 +93,11 @@ def new_job(
         doc["idempotency_key"] = idempotency_key
         doc["request_hash"] = request_hash
     if callback_url is not None:
-        doc.update(callback_url=callback_url, **_callback_due(t))
+        doc.update(callback_url=callback_url, callback_pending=True, callback_attempts=0)
     if schedule is not None:
         # The schedule and tick this job was made for.
         doc["schedule"] = schedule
     return doc
-
-
-def _callback_due(t: datetime) -> Doc:
-    """A callback to make once the job ends (`callbacks`), its first try due from `t`."""
-    return {"callback_pending": True, "callback_next_at": t, "callback_attempts": 0}
 
 
 def _schedule_to_api(link: Doc | None) -> Doc | None:
@@ -196,11 +191,12 @@ class JobStore:
                 name=f"{status.value}_by_{field}",
                 partialFilterExpression={"status": status.value},
             )
-        # Callbacks to make: only ended jobs whose callback is still to deliver.
+        # Callbacks to make: jobs whose callback is still to deliver, by when it is due. A job
+        # gets `callback_next_at` when it ends, so one still in flight is never in range.
         self.jobs.create_index(
             [("callback_next_at", ASCENDING)],
             name=CALLBACKS_INDEX,
-            partialFilterExpression={"callback_pending": True, "status": _statuses(FINISHED)},
+            partialFilterExpression={"callback_pending": True},
         )
         self.ensure_retention(self.retention)
 
@@ -356,6 +352,8 @@ class JobStore:
                     "cancel_requested": True,
                     "finished_at": t,
                     "updated_at": t,
+                    # Due from now, should it have a callback (`callbacks`).
+                    "callback_next_at": t,
                 }
             },
             return_document=_AFTER,
@@ -392,18 +390,20 @@ class JobStore:
             self.count_finished(before["type"], before["status"], -1)
             if before.get("callback_url"):
                 # Its next ending is told again, whatever became of the last one's callback.
-                self.jobs.update_one({"_id": job_id}, {"$set": _callback_due(clock.now())})
+                self.jobs.update_one(
+                    {"_id": job_id},
+                    {
+                        "$set": {"callback_pending": True, "callback_attempts": 0},
+                        "$unset": {"callback_next_at": ""},
+                    },
+                )
         return before
 
     # -- callbacks (`callbacks.py`) --------------------------------------------------------------
 
     def due_callbacks(self, now: datetime, limit: int) -> list[Doc]:
         """Ended jobs whose callback is due, soonest first (their partial index)."""
-        query = {
-            "callback_pending": True,
-            "status": _statuses(FINISHED),
-            "callback_next_at": {"$lte": now},
-        }
+        query = {"callback_pending": True, "callback_next_at": {"$lte": now}}
         found = self.jobs.find(query, {"callback_next_at": 1}).sort("callback_next_at", 1)
         return list(found.limit(limit))
 
@@ -517,6 +517,8 @@ class JobStore:
                 "error": error,
                 "finished_at": t,
                 "updated_at": t,
+                # Due from now, should it have a callback (`callbacks`).
+                "callback_next_at": t,
             }
         }
         if error is not None:
