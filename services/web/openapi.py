@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from services.core.config import settings
+from services.core.config import Settings
 from services.core.jobs import registry
 from services.core.jobs.states import JobStatus
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
@@ -186,8 +186,7 @@ def _limit(default: int) -> Schema:
 CURSOR = param("cursor", about="`next` of the previous page")
 
 
-def _wait() -> Schema:
-    longest = settings().wait_max_seconds
+def _wait(longest: int) -> Schema:
     seconds = {"type": "integer", "minimum": 0, "maximum": longest}
     return param(
         "wait",
@@ -197,7 +196,7 @@ def _wait() -> Schema:
     )
 
 
-def _job_paths() -> dict[str, Schema]:
+def _job_paths(s: Settings) -> dict[str, Schema]:
     job_id = param("job_id", "path", ID)
     job = ref("Job")
     follow = {
@@ -266,7 +265,7 @@ def _job_paths() -> dict[str, Schema]:
                 "Read a job",
                 {200: json_response("the job", job)},
                 (400, 404),
-                params=(job_id, _wait()),
+                params=(job_id, _wait(s.wait_max_seconds)),
                 links={"CancelJob": follow["CancelJob"], "RetryJob": follow["RetryJob"]},
             )
         },
@@ -623,7 +622,8 @@ SECURITY_SCHEMES = {
 }
 
 
-def build() -> dict[str, Any]:
+def build(s: Settings) -> dict[str, Any]:
+    """The description of this deployment's API (its limits are its settings')."""
     description = (
         "Distributed jobs and tickets on Celery. Job types: "
         + ", ".join(registry.names())
@@ -635,7 +635,7 @@ def build() -> dict[str, Any]:
         "info": {"title": "Switchboard", "version": "1.0.0", "description": description},
         "security": [{"bearerAuth": []}],
         "paths": {
-            **_job_paths(),
+            **_job_paths(s),
             **_schedule_paths(),
             **_agent_paths(),
             **_ticket_paths(),

@@ -66,7 +66,7 @@ def get_stats() -> Response:
 @bp.get("/docs/openapi.json")
 @requires(browser=True)
 def get_openapi() -> Response:
-    return jsonify(openapi.build())
+    return jsonify(openapi.build(runtime().settings))
 
 
 @bp.get("/docs")

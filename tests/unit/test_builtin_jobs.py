@@ -50,33 +50,35 @@ def test_html_is_reduced_to_visible_text() -> None:
     assert " ".join(parser.parts).split() == ["one", "two", "five"]
 
 
-def test_a_url_inside_our_network_fails_the_job_for_good(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(builtin, "settings", lambda: Settings(fetch_allow_hosts=()))
+def _policy(*allowed: str) -> FetchPolicy:
+    return FetchPolicy.from_settings(Settings(fetch_allow_hosts=allowed))
+
+
+def test_a_url_inside_our_network_fails_the_job_for_good() -> None:
     probe = Listener()
     payload = builtin.WordCountPayload.model_validate(
         {"url": f"http://127.0.0.1:{probe.port}/stats"}
     )
     try:
         with pytest.raises(PermanentError, match="not a public address"):
-            builtin.word_count(payload, JobContext("j", attempt=1))
+            builtin.word_count(payload, JobContext("j", attempt=1, fetch_policy=_policy()))
         assert not probe.contacted()
     finally:
         probe.sock.close()
 
 
-def test_the_fetch_policy_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(builtin, "settings", lambda: Settings(fetch_allow_hosts=("127.0.0.1",)))
+def test_the_fetch_policy_is_the_job_context_s() -> None:
+    ctx = JobContext("j", attempt=1, fetch_policy=_policy("127.0.0.1"))
     with serve(answer(b"one two two")) as port:
         payload = builtin.WordCountPayload.model_validate({"url": f"http://127.0.0.1:{port}/"})
-        result = builtin.word_count(payload, JobContext("j", attempt=1))
+        result = builtin.word_count(payload, ctx)
     assert result["counts"] == {"two": 2, "one": 1}
 
 
-def test_a_url_is_fetched_within_the_time_the_job_has_left(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(builtin, "settings", lambda: Settings(fetch_allow_hosts=("127.0.0.1",)))
-    ctx = JobContext("j", attempt=1, deadline=time.monotonic() + 0.8)
+def test_a_url_is_fetched_within_the_time_the_job_has_left() -> None:
+    ctx = JobContext(
+        "j", attempt=1, deadline=time.monotonic() + 0.8, fetch_policy=_policy("127.0.0.1")
+    )
     slow = drip(b"HTTP/1.0 200 OK\r\nContent-Length: 90\r\n\r\n", 90)
     # The fetch's own timeout (15 s) is not what stops it: the job's time is.
     with serve(slow) as port, pytest.raises(FetchFailed, match="within its job's time limit"):

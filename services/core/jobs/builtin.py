@@ -78,10 +78,10 @@ class _TextOfHtml(HTMLParser):
             self.parts.append(data)
 
 
-def fetch_text(url: str, policy: FetchPolicy | None = None, time_left: float | None = None) -> str:
+def fetch_text(url: str, policy: FetchPolicy, time_left: float | None = None) -> str:
     """The text of a page: HTML reduced to its visible words, anything else decoded as is."""
     try:
-        page = fetch(url, policy or FetchPolicy.from_settings(settings()), time_left=time_left)
+        page = fetch(url, policy, time_left=time_left)
     except FetchRefused as exc:
         # The URL came from the client: asking again would be refused again.
         raise PermanentError(str(exc)) from None
@@ -106,7 +106,8 @@ def word_count(payload: WordCountPayload, ctx: JobContext) -> dict[str, Any]:
         text = payload.text
     else:
         left = ctx.time_left()
-        text = fetch_text(str(payload.url), time_left=None if left is None else left - FETCH_MARGIN)
+        budget = None if left is None else left - FETCH_MARGIN
+        text = fetch_text(str(payload.url), ctx.fetch_policy, time_left=budget)
     ctx.raise_if_cancelled()
     return count_words(text)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from services.core.errors import JobCancelled, PermanentError
+from services.core.fetch import FetchPolicy
 
 # What a handler raises, or meets, to end its run: from the one error hierarchy.
 __all__ = ["JobCancelled", "JobContext", "PermanentError"]
@@ -21,6 +22,8 @@ class JobContext:
     report_progress: Callable[[float], None] = lambda _value: None
     # time.monotonic() at which the attempt's soft time limit ends it; None for no limit.
     deadline: float | None = None
+    # What the job's outbound fetches may reach (FETCH_* settings): public addresses only.
+    fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
     def raise_if_cancelled(self) -> None:
         if self.cancel_requested.is_set():
