@@ -181,6 +181,13 @@ def test_bad_schedules_are_400_naming_the_field(
     assert reply.status_code == 400 and reply.get_json()["field"] == field, reply.get_json()
 
 
+def test_a_job_s_json_is_kept_exactly(client: FlaskClient) -> None:
+    event = {"user_id": -(10**30), "event_type_id": 1, "event_data": {"a.b": [1.5, "x"]}}
+    made = _create(client, job={"type": "event", "payload": event})
+    assert made["job"]["payload"] == event
+    assert client.get("/schedules/nightly").get_json()["job"]["payload"] == event
+
+
 def test_a_name_is_taken_once(client: FlaskClient) -> None:
     _create(client)
     reply = client.post(

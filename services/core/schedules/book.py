@@ -7,7 +7,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from services.core import clock
+from services.core import clock, jsonfield
 from services.core.errors import Conflict, InvalidRequest
 from services.core.jobs.submission import JobRequest, parse
 from services.core.schedules.requests import SchedulePatch, ScheduleRequest
@@ -50,7 +50,8 @@ def create(
         "cron": request.cron,
         "every_seconds": request.every_seconds,
         "timezone": timing.timezone,
-        "job": request.job,
+        # As JSON text, like a job's payload: any JSON is kept exactly (integers of any size).
+        "job": jsonfield.dump(request.job),
         "paused": request.paused,
         # Interval ticks fall on whole intervals from here.
         "anchor": t,
@@ -82,6 +83,8 @@ def update(
     if "job" in given and given["job"] is not None:
         checked_job(given["job"], callbacks_on)
     fields = {k: v for k, v in given.items() if v is not None}
+    if "job" in fields:
+        fields["job"] = jsonfield.dump(fields["job"])
     # A cron replaces an interval and back.
     if "cron" in fields:
         fields["every_seconds"] = None
@@ -121,7 +124,7 @@ def to_api(doc: Doc) -> Doc:
         "cron": doc.get("cron"),
         "every_seconds": doc.get("every_seconds"),
         "timezone": doc["timezone"],
-        "job": doc["job"],
+        "job": jsonfield.load(doc["job"]),
         "paused": doc["paused"],
         "next_run_at": iso(doc.get("next_run_at")),
         "last_run_at": iso(doc.get("last_run_at")),

@@ -14,11 +14,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from services.core import jsonfield
 from services.core.errors import InvalidRequest
 from services.core.jobs.store import Doc as JobDoc
 from services.core.jobs.submission import IdempotencyConflict, JobRequest
 from services.core.schedules.book import checked_job, timing_of
-from services.core.schedules.store import ScheduleStore
+from services.core.schedules.store import Doc, ScheduleStore
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -41,13 +42,13 @@ def fire_due(store: ScheduleStore, submit: Submit, now: datetime, callbacks_on: 
 
 
 def _submit_tick(
-    doc: dict[str, object], tick: datetime, submit: Submit, callbacks_on: bool
+    doc: Doc, tick: datetime, submit: Submit, callbacks_on: bool
 ) -> tuple[str | None, str | None]:
     name = str(doc["_id"])
     key = f"schedule:{name}:{tick.isoformat()}"
     try:
-        job = checked_job(doc["job"], callbacks_on)  # type: ignore[arg-type]
-        made = submit(job, doc.get("created_by"), key, {"name": name, "tick": tick})  # type: ignore[arg-type]
+        job = checked_job(jsonfield.load(doc["job"]), callbacks_on)
+        made = submit(job, doc.get("created_by"), key, {"name": name, "tick": tick})
     except IdempotencyConflict:
         # The tick's job was made before the schedule's job was changed: it stands.
         return None, None
