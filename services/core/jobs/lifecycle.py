@@ -63,8 +63,7 @@ def run(
     _event("job started", doc, run_id, worker=worker)
     attempt = doc["attempts"]
     if attempt == 1:
-        since = doc.get("run_at") or doc["created_at"]
-        store.observe(doc["type"], timings.WAIT, (doc["started_at"] - since).total_seconds())
+        _observe_wait(store, doc)
     job_type = registry.get(doc["type"])
     if job_type is None:
         return _fail(store, doc, run_id, f"unknown job type {doc['type']!r} on this worker")
@@ -100,6 +99,12 @@ def run(
     except Exception as exc:
         return _failed_attempt(store, doc, run_id, _describe(exc), settings)
     return _record(store, doc, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result)
+
+
+def _observe_wait(store: JobStore, doc: Doc) -> None:
+    """Time from submit (or from run_at, for a scheduled job) to its first start."""
+    since = doc.get("run_at") or doc["created_at"]
+    store.observe(doc["type"], timings.WAIT, (doc["started_at"] - since).total_seconds())
 
 
 def abandon(job_id: str, store: JobStore, settings: Settings, worker: str) -> Outcome:

@@ -82,14 +82,7 @@ def update(
     given = patch.model_dump(exclude_unset=True)
     if "job" in given and given["job"] is not None:
         checked_job(given["job"], callbacks_on)
-    fields = {k: v for k, v in given.items() if v is not None}
-    if "job" in fields:
-        fields["job"] = jsonfield.dump(fields["job"])
-    # A cron replaces an interval and back.
-    if "cron" in fields:
-        fields["every_seconds"] = None
-    elif "every_seconds" in fields:
-        fields["cron"] = None
+    fields = _changed_fields(given)
     if not fields:
         return current
     merged = {**current, **fields}
@@ -99,6 +92,18 @@ def update(
     if not current["paused"]:
         fields["next_run_at"] = timing_of(merged).next_after(t, merged["anchor"])
     return store.change(name, fields, "changed " + ", ".join(sorted(given)), by)
+
+
+def _changed_fields(given: dict[str, object]) -> Doc:
+    fields = {k: v for k, v in given.items() if v is not None}
+    if "job" in fields:
+        fields["job"] = jsonfield.dump(fields["job"])
+    # A cron replaces an interval and back.
+    if "cron" in fields:
+        fields["every_seconds"] = None
+    elif "every_seconds" in fields:
+        fields["cron"] = None
+    return fields
 
 
 def pause(store: ScheduleStore, name: str, by: str | None) -> Doc | None:
