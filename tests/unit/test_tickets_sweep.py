@@ -25,6 +25,7 @@ def store() -> TicketStore:
 def leave_old_reservation(store: TicketStore, agent_id: str, ticket_id: str) -> None:
     """A reservation a dead worker made two minutes ago and never committed."""
     ticket = store.get_ticket(ticket_id)
+    assert ticket is not None
     store.reserve(agent_id, ticket)
     old = new_hold(ticket_id, ticket["channel"], clock.now() - timedelta(seconds=120))
     store.agents.update_one({"_id": agent_id}, {"$set": {"holds": [str(old)]}})
