@@ -207,3 +207,24 @@ def test_a_snapshot_read_that_takes_long_is_repeated_less_often():
     assert not timed.due()  # 1 s < 20 x 100 ms
     t[0] += READ_COST_RATIO * 0.1
     assert timed.due()
+
+
+def test_summary_rates_and_rounding_with_an_empty_queue():
+    now = T0 + timedelta(minutes=10)
+    assigned = [
+        {
+            "channel": "text",
+            "created_at": now - timedelta(seconds=70 + wait),
+            "assigned_at": now - timedelta(seconds=70),
+        }
+        for wait in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0123456)
+    ]
+    assigned[0]["assigned_at"] = now - timedelta(seconds=60)  # exactly a minute ago: counted
+    window = stats.Window(180, assigned, [])
+    s = stats.summary([], window, [], now, {})
+    assert s["waiting"] == {"voice": 0, "text": 0, "total": 0}
+    assert s["longest_wait_seconds"] == 0
+    # The first waited 11 s now; the ninth of ten is 10.0123456 s, given to three decimals.
+    assert s["time_to_assign_seconds"]["p90"] == 10.012
+    assert s["time_to_assign_seconds"]["p99"] == 11.0
+    assert s["assignments_per_minute"] == {"last_minute": 1, "window_average": round(10 / 3, 2)}
