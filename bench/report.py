@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import features_report
 from bench.dbcost import OP_TIMEOUT, OPERATIONS
 from bench.stats import spread
 
@@ -486,6 +487,7 @@ def render(results: dict[str, Any], findings: str) -> str:
         "",
         *_cpu(results, "history"),
         "",
+        *features_report.render(results),
         "## Reproduce",
         "",
         "`make bench` (seeds 1,000,000 jobs: about 35 minutes on this machine, more when it "

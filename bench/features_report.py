@@ -1,0 +1,101 @@
+"""The section of docs/benchmarks.md with issue 11's job features, beside their targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.features import TARGETS
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("met" if ok else "**missed**")
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{1000 * seconds:,.0f} ms"
+
+
+def _num(x: float | None, unit: str = "", digits: int = 2) -> str:
+    return "—" if x is None else f"{x:,.{digits}f}{unit}"
+
+
+def _where(f: dict[str, Any], m: dict[str, Any]) -> list[str]:
+    d = f["data"]
+    alone = f.get("alone")
+    how = (
+        "run alone (`python -m bench.run --only features`) on a stack of its own"
+        if alone
+        else "the last stage of the run above, on the same stack"
+    )
+    machine = alone["machine"] if alone else m
+    return [
+        f"- How: {how}; {'`--quick` sizes' if f['plan']['due_n'] < 300 else 'full sizes'}",
+        f"- Database: **{machine['database']}**",
+        f"- Data when the stage began: {d['jobs']:,} jobs (finished history), {d['agents']:,} "
+        f"agents, {d['tickets']:,} tickets; plus the {f['relay']['scheduled']:,} scheduled jobs "
+        "it writes (deleted afterwards)",
+        f"- Load average when the run started: "
+        f"{', '.join(map(str, machine['load_average_at_start']))} on {machine['cores']} cores "
+        "shared with other processes",
+        f"- Code: {machine.get('code', 'not recorded')}; measured {f['measured_at']}",
+    ]
+
+
+def _target_rows(f: dict[str, Any]) -> list[str]:
+    after, before = f["relay"]["after"], f["relay"]["before"]
+    tick = after["tick_mean_ms"]
+    due = f["due"]["start_late_s"]
+    wait = f["wait"]["answer_late_s"]
+    rate = f["rate_limit"]
+    return [
+        "| target (issue 11) | measured | baseline, same run | verdict |",
+        "| --- | --- | --- | --- |",
+        f"| 100,000 scheduled jobs waiting cost the relay < {TARGETS['relay_tick_ms']:g} ms per "
+        f"tick | {_num(tick, ' ms')} mean per tick over {after['ticks']} ticks (longest "
+        f"{_num(after['tick_max_ms'], ' ms')}); its query {_num(after['query_median_ms'], ' ms')}"
+        f" | no scheduled jobs: {_num(before['tick_mean_ms'], ' ms')} per tick over "
+        f"{before['ticks']} ticks; query {_num(before['query_median_ms'], ' ms')} | "
+        f"{_verdict(None if tick is None else tick < TARGETS['relay_tick_ms'])} |",
+        f"| due jobs start within {TARGETS['due_p99_s']:g} s of `run_at` (p99) | p99 "
+        f"{_ms(due['p99'])} late, p50 {_ms(due['p50'])}, worst {_ms(due['max'])} "
+        f"({due['n']} of {f['due']['n']} jobs started) | queued (relay alone): p99 "
+        f"{_ms(f['due']['queue_late_s']['p99'])} | "
+        f"{_verdict(None if due['p99'] is None else due['p99'] <= TARGETS['due_p99_s'])} |",
+        f"| a rate limit of R/s holds within {100 * TARGETS['rate_within']:g}% over 60 s | "
+        f"{'not measured: ' + rate['skipped'] if 'skipped' in rate else rate} | — | "
+        f"{_verdict(None) if 'skipped' in rate else rate.get('verdict', '')} |",
+        f"| `?wait=` answers within {TARGETS['wait_p99_ms']:g} ms of the job ending (p99) | p99 "
+        f"{_ms(wait['p99'])}, p50 {_ms(wait['p50'])}, worst {_ms(wait['max'])} ({wait['n']} "
+        f"answers) | the web process checks its waiting jobs every "
+        f"{_ms(f['wait']['poll_interval_s'])} | "
+        f"{_verdict(None if wait['p99'] is None else 1000 * wait['p99'] <= TARGETS['wait_p99_ms'])}"
+        " |",
+    ]
+
+
+def render(results: dict[str, Any]) -> list[str]:
+    """The section's lines; none when the run has no figures for it."""
+    f = results.get("features")
+    if f is None:
+        return []
+    p = f["plan"]
+    return [
+        "## 6. Job features (issue 11)",
+        "",
+        *_where(f, results["machine"]),
+        "",
+        *_target_rows(f),
+        "",
+        f"Relay: `dispatch_due`'s duration as the maintenance worker records it, over "
+        f"{p['relay_window_s']} s before and after {f['relay']['scheduled']:,} noop jobs due 1 to "
+        f"30 days ahead are written in the shape `new_job` gives them (in "
+        f"{f['relay']['seed_seconds']:g} s); nothing is due meanwhile, so a tick is the relay's "
+        f"queries and no publish. Due: {p['due_n']} noop jobs posted to `/jobs/batch` with "
+        f"`run_at` spread over {p['due_spread_s']} s, 3 s ahead, while the scheduled jobs wait; "
+        "late = `started_at` - `run_at`. Wait: "
+        f"{p['wait_clients']} client threads each post a {f['wait']['sleep_s']:g} s `sleep` job "
+        "and at once `GET /jobs/<id>?wait=30` it; late = when the answer was read - the job's "
+        "`finished_at` (one clock). Figures from one run on a shared machine: noisy, read them "
+        "as such.",
+        "",
+    ]
