@@ -175,7 +175,10 @@ def due_lateness(stack: LocalStack, db: Database, p: dict[str, Any], log: LOG) -
     docs = _wait_finished(db, ids, spread + 60)
     started = [d for d in docs if d.get("started_at")]
     late = [(d["started_at"] - run_at[d["_id"]]).total_seconds() for d in started]
-    queued = [(d["queued_at"] - run_at[d["_id"]]).total_seconds() for d in started]
+    # A worker may claim a job before the relay has marked it queued: then it has no queued_at.
+    queued = [
+        (d["queued_at"] - run_at[d["_id"]]).total_seconds() for d in started if d.get("queued_at")
+    ]
     result = {"n": n, "spread_s": spread, "started": len(started),
               "start_late_s": percentiles(late), "queue_late_s": percentiles(queued)}  # fmt: skip
     log(f"due jobs: {result}")
@@ -263,6 +266,16 @@ def stack_env() -> dict[str, str]:
 # the stage ---------------------------------------------------------------------------------------
 
 
+def _guarded(name: str, part: Callable[[], dict[str, Any]], log: LOG) -> dict[str, Any]:
+    """The part's figures; or why it failed, so that a failure here, at the end of a long run,
+    costs this figure only and not the run's others."""
+    try:
+        return part()
+    except Exception as error:
+        log(f"{name} failed: {error!r}")
+        return {"failed": repr(error)[:300]}
+
+
 def measure(stack: LocalStack, quick: bool, log: LOG) -> dict[str, Any]:
     """All four, on the database as it is; the 100,000 scheduled jobs are deleted afterwards."""
     db = backends.database(stack.config)
@@ -273,10 +286,10 @@ def measure(stack: LocalStack, quick: bool, log: LOG) -> dict[str, Any]:
         results = {
             "plan": p,
             "data": data,
-            "relay": relay_cost(db, p, log),
-            "due": due_lateness(stack, db, p, log),
-            "wait": wait_lateness(stack, p, log),
-            "rate_limit": rate_limit(stack, log),
+            "relay": _guarded("relay", lambda: relay_cost(db, p, log), log),
+            "due": _guarded("due", lambda: due_lateness(stack, db, p, log), log),
+            "wait": _guarded("wait", lambda: wait_lateness(stack, p, log), log),
+            "rate_limit": _guarded("rate limit", lambda: rate_limit(stack, log), log),
         }
     finally:
         backends.reset_jobs(stack.config, since)
