@@ -216,7 +216,10 @@ def wait_lateness(stack: LocalStack, p: dict[str, Any], log: LOG) -> dict[str, A
 
     def client() -> None:
         for _ in range(rounds):
-            seconds, status = _one_wait(base, key)
+            try:
+                seconds, status = _one_wait(base, key)
+            except (RuntimeError, OSError) as error:  # an error answer, or none: counted
+                status, seconds = f"error: {str(error)[:200]}", None
             with lock:
                 (late.append(seconds) if seconds is not None else unfinished.append(status))
 
@@ -227,7 +230,8 @@ def wait_lateness(stack: LocalStack, p: dict[str, Any], log: LOG) -> dict[str, A
         t.join()
     result = {"n": rounds * p["wait_clients"], "clients": p["wait_clients"],
               "sleep_s": WAIT_SLEEP_S, "poll_interval_s": settings().wait_poll_interval,
-              "answer_late_s": percentiles(late), "answered_unfinished": unfinished}  # fmt: skip
+              "answer_late_s": percentiles(late), "answered_unfinished": unfinished,
+              "errors": sum(u.startswith("error") for u in unfinished)}  # fmt: skip
     log(f"?wait=: {result}")
     return result
 
@@ -237,7 +241,7 @@ def wait_lateness(stack: LocalStack, p: dict[str, Any], log: LOG) -> dict[str, A
 
 def rate_limit_field() -> str | None:
     """The `Settings` field that configures rate limits, once the `limits` work has landed."""
-    return next((name for name in Settings.model_fields if "rate" in name), None)
+    return next((name for name in Settings.model_fields if "rate_limit" in name), None)
 
 
 def rate_limit(stack: LocalStack, log: LOG) -> dict[str, Any]:
@@ -250,7 +254,7 @@ def rate_limit(stack: LocalStack, log: LOG) -> dict[str, Any]:
     """
     field = rate_limit_field()
     reason = (
-        "no rate limit in Settings (no field named *rate*): the feature has not landed"
+        "no rate limit in Settings (no field named *rate_limit*): the feature has not landed"
         if field is None
         else f"Settings.{field} exists, but the measurement is not written yet (HOOK)"
     )

@@ -66,8 +66,10 @@ def _due_row(due: dict[str, Any]) -> tuple[str, str, bool | None]:
 
 def _wait_row(wait: dict[str, Any]) -> tuple[str, str, bool | None]:
     late = wait["answer_late_s"]
-    unfinished = len(wait["answered_unfinished"])
+    errors = wait.get("errors", 0)
+    unfinished = len(wait["answered_unfinished"]) - errors
     early = f"; {unfinished} answered before the job ended" if unfinished else ""
+    early += f"; {errors} requests failed" if errors else ""
     return (
         f"p99 {_ms(late['p99'])}, p50 {_ms(late['p50'])}, worst {_ms(late['max'])} "
         f"({late['n']} answers{early})",
