@@ -108,6 +108,13 @@ def _target_rows(f: dict[str, Any]) -> list[str]:
     return lines
 
 
+def pointer(results: dict[str, Any]) -> list[str]:
+    """A line under issue 12's targets that says where issue 11's are."""
+    if results.get("features") is None:
+        return []
+    return ["Issue 11's targets (scheduled jobs, due jobs, rate limits, `?wait=`): section 6.", ""]
+
+
 def render(results: dict[str, Any]) -> list[str]:
     """The section's lines; none when the run has no figures for it."""
     f = results.get("features")
