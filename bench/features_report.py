@@ -79,7 +79,19 @@ def _wait_row(wait: dict[str, Any]) -> tuple[str, str, bool | None]:
 
 
 def _rate_row(rate: dict[str, Any]) -> tuple[str, str, bool | None]:
-    return (f"not measured: {rate['skipped']}", "—", None)
+    if "skipped" in rate:
+        return (f"not measured: {rate['skipped']}", "—", None)
+    deviation = rate["deviation"]
+    ran_out = "" if rate["backlog_lasted"] else "; **the backlog ran out inside the window**"
+    return (
+        f"{_num(rate['per_s'])} starts/s over {rate['window_s']:g} s "
+        f"({_num(None if deviation is None else 100 * deviation, '%', 1)} from the limit; "
+        f"busiest second {rate['busiest_second']}){ran_out}",
+        f"limit {rate['rate']}/s on `{rate['type']}`, a backlog of {rate['n']} jobs",
+        None
+        if deviation is None or not rate["backlog_lasted"]
+        else abs(deviation) <= TARGETS["rate_within"],
+    )
 
 
 ROWS = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench import features, features_report
@@ -82,3 +83,51 @@ def test_a_part_that_failed_says_why_and_is_not_judged() -> None:
 
 def test_a_run_without_the_stage_has_no_section() -> None:
     assert features_report.render({"machine": MACHINE}) == []
+
+
+def _starts(per_second: int, seconds: int) -> list[datetime]:
+    t0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
+    return [
+        t0 + timedelta(seconds=s + i / per_second)
+        for s in range(seconds)
+        for i in range(per_second)
+    ]
+
+
+def test_rate_figures_count_the_starts_in_the_window_after_the_warm_up() -> None:
+    got = features.rate_figures(_starts(features.RATE, 40), 20.0)
+    assert got == {
+        "starts": 20 * features.RATE,
+        "per_s": features.RATE,
+        "deviation": 0.0,
+        "busiest_second": features.RATE,
+        "backlog_lasted": True,
+    }
+    short = features.rate_figures(_starts(features.RATE, 20), 20.0)
+    assert short["backlog_lasted"] is False
+    assert features.rate_figures([], 20.0)["per_s"] is None
+
+
+def _rate(**figures: Any) -> dict[str, Any]:
+    base = {
+        "rate": 10,
+        "type": "tally",
+        "window_s": 60,
+        "n": 750,
+        "starts": 600,
+        "per_s": 10.0,
+        "deviation": 0.0,
+        "busiest_second": 10,
+        "backlog_lasted": True,
+    }
+    return {**base, **figures}
+
+
+def test_a_rate_within_5_percent_is_met_and_beyond_it_missed() -> None:
+    met = features_report.render(_results(rate_limit=_rate(deviation=-0.05)))
+    assert _row(met, "a rate limit").endswith("| met |")
+    missed = features_report.render(_results(rate_limit=_rate(deviation=0.06)))
+    assert _row(missed, "a rate limit").endswith("| **missed** |")
+    ran_out = features_report.render(_results(rate_limit=_rate(backlog_lasted=False)))
+    assert "the backlog ran out" in _row(ran_out, "a rate limit")
+    assert _row(ran_out, "a rate limit").endswith("| not measured |")
