@@ -150,7 +150,9 @@ def render(results: dict[str, Any]) -> list[str]:
         "late = `started_at` - `run_at`. Wait: "
         f"{p['wait_clients']} client threads each post a {WAIT_SLEEP_S:g} s `sleep` job "
         "and at once `GET /jobs/<id>?wait=30` it; late = when the answer was read - the job's "
-        "`finished_at` (one clock). Figures from one run on a shared machine: noisy, read them "
-        "as such.",
+        "`finished_at` (one clock). Rate: a backlog of one job type limited to R starts a "
+        "second (TYPE_RATE), counted from `started_at` over the window from 5 s after the first "
+        "start; the busiest second is a clock second of `started_at` (a claim, just before the "
+        "limit admits it). Figures from one run on a shared machine: noisy, read them as such.",
         "",
     ]
