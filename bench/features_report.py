@@ -141,7 +141,7 @@ def render(results: dict[str, Any]) -> list[str]:
         *_target_rows(f),
         "",
         f"Relay: `dispatch_due`'s duration as the maintenance worker records it, over "
-        f"{p['relay_window_s']} s before and after {SCHEDULED:,} noop jobs due 1 to "
+        f"{p['relay_window_s']} s before and (from 10 s) after {SCHEDULED:,} noop jobs due 1 to "
         f"30 days ahead are written in the shape `new_job` gives them (in "
         f"{f['relay'].get('seed_seconds', '?')} s); nothing is due meanwhile, so a tick is "
         "the relay's queries and no publish. "
