@@ -24,6 +24,7 @@ docs/benchmarks.json and .md without rerunning the rest.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import threading
 import time
@@ -139,8 +140,8 @@ def relay_cost(db: Database, p: dict[str, Any], log: LOG) -> dict[str, Any]:
     time.sleep(SETTLE_S)
     after = _relay_figures(db, store, p["relay_window_s"])
     log(f"relay with {SCHEDULED:,} scheduled jobs waiting: {after}")
-    return {"scheduled": SCHEDULED, "seed_seconds": round(seeded_s, 1), "before": before,
-            "after": after}  # fmt: skip
+    return {"scheduled": SCHEDULED, "seed_seconds": round(seeded_s, 1), "settle_s": SETTLE_S,
+            "before": before, "after": after}  # fmt: skip
 
 
 # 2. due jobs start on time -----------------------------------------------------------------------
@@ -335,4 +336,9 @@ def measure(stack: LocalStack, quick: bool, log: LOG) -> dict[str, Any]:
         }
     finally:
         backends.reset_jobs(stack.config, since)
-    return {**results, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        **results,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        # The machine is shared: how loaded it was by the end, beside the load at the start.
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    }

@@ -36,7 +36,12 @@ def _where(f: dict[str, Any], m: dict[str, Any]) -> list[str]:
         "it writes (deleted afterwards)",
         f"- Load average when the run started: "
         f"{', '.join(map(str, machine['load_average_at_start']))} on {machine['cores']} cores "
-        "shared with other processes",
+        "shared with other processes"
+        + (
+            f"; at the end {', '.join(map(str, f['load_average_at_end']))}"
+            if "load_average_at_end" in f
+            else ""
+        ),
         f"- Code: {machine.get('code', 'not recorded')}; measured {f['measured_at']}",
     ]
 
@@ -141,7 +146,8 @@ def render(results: dict[str, Any]) -> list[str]:
         *_target_rows(f),
         "",
         f"Relay: `dispatch_due`'s duration as the maintenance worker records it, over "
-        f"{p['relay_window_s']} s before and (from 10 s) after {SCHEDULED:,} noop jobs due 1 to "
+        f"{p['relay_window_s']} s before and (from {f['relay'].get('settle_s', 0):g} s) after "
+        f"{SCHEDULED:,} noop jobs due 1 to "
         f"30 days ahead are written in the shape `new_job` gives them (in "
         f"{f['relay'].get('seed_seconds', '?')} s); nothing is due meanwhile, so a tick is "
         "the relay's queries and no publish. "
