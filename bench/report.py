@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import features_report
 from bench.dbcost import OP_TIMEOUT, OPERATIONS
 from bench.stats import spread
 
@@ -410,6 +411,7 @@ def render(results: dict[str, Any], findings: str) -> str:
         "",
         *_targets(results),
         "",
+        *features_report.pointer(results),
         findings.strip(),
         "",
         "## 1. Flat with history",
@@ -486,12 +488,15 @@ def render(results: dict[str, Any], findings: str) -> str:
         "",
         *_cpu(results, "history"),
         "",
+        *features_report.render(results),
         "## Reproduce",
         "",
         "`make bench` (seeds 1,000,000 jobs: about 35 minutes on this machine, more when it "
         "is loaded); "
         "`BENCH_ARGS=--quick` for a smoke run of a few minutes on 20,000. It starts its own stack "
-        "on free ports in a temporary folder and stops it afterwards.",
+        "on free ports in a temporary folder and stops it afterwards. "
+        "`BENCH_ARGS='--only features'` runs section 6 alone, on a stack of its own with the same "
+        "history (about 15 minutes; with `--quick`, 3), and puts its figures in beside the rest.",
         "",
     ]
     return "\n".join(out)

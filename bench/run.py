@@ -4,9 +4,11 @@ On one stack, in this order: submit, end to end and ticket assignment (each besi
 baselines) on the empty database, with maintenance's durations meanwhile; priority; memory;
 then history is seeded in steps up to issue 12's size, timing every hot and periodic operation
 at each step; and submit, end to end and ticket assignment again, on the history. `--quick`
-seeds 20,000 jobs instead.
+seeds 20,000 jobs instead. Last, on the same history, issue 11's job features (bench/features.py).
+`--only features` runs that stage alone: on a stack of its own, after seeding the same history,
+and adds its figures to the docs/benchmarks.json already there.
 
-python -m bench.run [--quick] [--reps N] [--database PATH] [--out DIR]
+python -m bench.run [--quick] [--reps N] [--database PATH] [--out DIR] [--only features]
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 
 from pymongo.database import Database
 
-from bench import assignment, charts, dbcost, endtoend, priority, report, submit, wrk
+from bench import assignment, charts, dbcost, endtoend, features, priority, report, submit, wrk
 from bench.maintenance import MaintenanceWatch
 from tools.localstack import backends, machine, resources, stackup
+from tools.localstack.history import seed_history
 from tools.localstack.stack import LocalStack
 from tools.localstack.topology import REPO
 
@@ -93,16 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions of each measurement")
     parser.add_argument("--database", default="", help="another MongoDB-wire server binary")
     parser.add_argument("--out", type=Path, default=REPO / "docs")
+    parser.add_argument("--only", choices=["features"], help="run one stage alone")
     args = parser.parse_args(argv)
+    # Stop cleanly (and take the stack down) on SIGTERM as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.only == "features":
+        return features_alone(args.quick, args.database, args.out)
     if not wrk.available():
         log("wrk is not installed: run scripts/install.sh")
         return 2
-    # Stop cleanly (and take the stack down) on SIGTERM as on Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = _plan(args.quick, args.reps)
     results: dict[str, Any] = {"machine": machine.describe(args.database), "plan": plan}
     log(f"machine: {results['machine']}")
-    with stackup.running_stack(workers=2, database=args.database) as stack:
+    env = features.stack_env()
+    with stackup.running_stack(workers=2, env=env, database=args.database) as stack:
         log(f"stack up at {stack.config.base_url} (data in {stack.config.data_dir})")
         time.sleep(5)  # let start-up work (index builds, first beat ticks) settle
         at_rest = resources.sample(stack)
@@ -115,7 +122,32 @@ def main(argv: list[str] | None = None) -> int:
         # Seeds the history, in steps, that the second pass then measures on.
         results["dbcost"] = dbcost.measure(stack, plan["history_sizes"], log)
         results["history"] = _pass(stack, plan, "history")
+        results["features"] = features.measure(stack, args.quick, log)
     write(results, args.out)
+    return 0
+
+
+def features_alone(quick: bool, database: str, out: Path) -> int:
+    """Issue 11's stage alone, on the history the whole run would seed; its figures replace
+    those of `features` in the results already in `out`, and the page is rendered again."""
+    jobs = _plan(quick, None)["history_sizes"][-1]
+    described = machine.describe(database)
+    log(f"machine: {described}")
+    with stackup.running_stack(workers=2, env=features.stack_env(), database=database) as stack:
+        history = dbcost.history_for(jobs)
+        db = backends.database(stack.config)
+        seed_history(db, history["jobs"], history["agents"], history["tickets"])
+        log(f"seeded {history}")
+        time.sleep(5)  # let start-up work (index builds, first beat ticks) settle
+        figures = features.measure(stack, quick, log)
+    path = out / "benchmarks.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["features"] = {**figures, "alone": {"machine": described, "history_jobs": jobs}}
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if "empty" in results:  # a whole run's results to render the page from
+        findings = FINDINGS.read_text() if FINDINGS.exists() else ""
+        (out / "benchmarks.md").write_text(report.render(results, findings))
+    log(f"wrote the features' figures into {path}")
     return 0
 
 
