@@ -156,8 +156,11 @@ def test_login_sets_a_strict_httponly_cookie_for_the_dashboard_only(
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/dashboard" in cookie
     assert cookie.startswith("switchboard_dashboard=")
     assert c.get("/dashboard").status_code == 200
-    # The cookie is no key for the API.
-    assert c.get("/jobs").status_code == 401
+    # The cookie is no key for the API, even sent there by hand.
+    elsewhere = app.test_client()
+    elsewhere.set_cookie("switchboard_dashboard", cookie.split(";")[0].partition("=")[2], path="/")
+    assert elsewhere.get("/dashboard").status_code == 200
+    assert elsewhere.get("/jobs").status_code == 401
 
 
 def test_login_refuses_unknown_keys_keys_without_jobs_read_and_forged_forms(
@@ -170,8 +173,9 @@ def test_login_refuses_unknown_keys_keys_without_jobs_read_and_forged_forms(
     assert unknown.status_code == 401 and "no such API key" in unknown.get_data(as_text=True)
     weak = c.post("/dashboard/login", data={"api_key": agent, "csrf_token": csrf})
     assert weak.status_code == 403 and "jobs:read" in weak.get_data(as_text=True)
-    forged = app.test_client().post("/dashboard/login", data={"api_key": agent})
-    assert forged.status_code == 403
+    _, reader = KeyStore(mongo).create("reader", frozenset({Scope.JOBS_READ}), None)
+    forged = app.test_client().post("/dashboard/login", data={"api_key": reader})
+    assert forged.status_code == 403 and "out of date" in forged.get_data(as_text=True)
     assert c.get("/dashboard").status_code == 302
 
 
