@@ -142,6 +142,24 @@ def test_pages_send_a_browser_without_a_session_to_the_login(client_for: Callabl
     assert "WWW-Authenticate" not in reply.headers
 
 
+def test_every_dashboard_route_but_its_login_needs_a_session(
+    app: Flask, client_for: Callable
+) -> None:
+    open_routes = {"dashboard.login_form", "dashboard.log_in", "dashboard.style"}
+    routes = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("dashboard.")]
+    assert len(routes) >= 10
+    for rule in routes:
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: "0" * 24, rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            for c in (client_for(), client_for(Scope.ADMIN)):
+                reply = c.open(path, method=method)
+                if rule.endpoint in open_routes:
+                    assert reply.status_code != 302, (method, path)
+                else:
+                    assert reply.status_code == 302, (method, path, reply.status_code)
+                    assert reply.headers["Location"].startswith("/dashboard/login?next=")
+
+
 def test_login_sets_a_strict_httponly_cookie_for_the_dashboard_only(
     app: Flask, mongo: mongomock.Database
 ) -> None:
