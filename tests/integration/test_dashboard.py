@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -122,18 +123,27 @@ def test_a_filter_shows_only_the_jobs_it_names(
     assert _row(browser, succeeded["id"]) and not _row(browser, failed["id"])
 
 
-def test_the_retry_button_retries_a_dead_job(
-    browser: WebDriver, stack: LocalStack, api: Api
-) -> None:
+def _click_retry_on_a_dead_job(
+    browser: WebDriver, stack: LocalStack, api: Api, key: str, fail_times: int
+) -> dict[str, Any]:
+    """A job failed for good (its first `fail_times` attempts fail), and its Retry button on the
+    dead-letter page clicked by a browser logged in with `key`."""
     base = stack.config.base_url
-    job = api.submit("sleep", {"seconds": 0, "fail_times": 1}, max_attempts=1)
+    job = api.submit("sleep", {"seconds": 0, "fail_times": fail_times}, max_attempts=1)
     api.wait_status(job["id"], "failed")
-    _log_in(browser, base, stack.api_key())
+    _log_in(browser, base, key)
     browser.get(base + "/dashboard/dead-letters")
     row = _wait(browser).until(
         ready.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-job="{job["id"]}"]'))
     )
     row.find_element(By.CSS_SELECTOR, "button.retry").click()
+    return job
+
+
+def test_the_retry_button_retries_a_dead_job(
+    browser: WebDriver, stack: LocalStack, api: Api
+) -> None:
+    job = _click_retry_on_a_dead_job(browser, stack, api, stack.api_key(), fail_times=1)
     flash = _wait(browser).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
     assert f"job {job['id']} retried" in flash.text
     # Through the API: the job ran again (fail_times counts attempts, which start over, so its
@@ -145,17 +155,9 @@ def test_the_retry_button_retries_a_dead_job(
 def test_a_read_only_key_sees_pages_but_its_buttons_are_refused(
     browser: WebDriver, stack: LocalStack, api: Api
 ) -> None:
-    base = stack.config.base_url
-    job = api.submit("sleep", {"seconds": 0, "fail_times": 9}, max_attempts=1)
-    api.wait_status(job["id"], "failed")
     reader = api.with_new_key("jobs:read")
     assert reader.key is not None
-    _log_in(browser, base, reader.key)
-    browser.get(base + "/dashboard/dead-letters")
-    row = _wait(browser).until(
-        ready.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-job="{job["id"]}"]'))
-    )
-    row.find_element(By.CSS_SELECTOR, "button.retry").click()
+    job = _click_retry_on_a_dead_job(browser, stack, api, reader.key, fail_times=9)
     error = _wait(browser).until(ready.presence_of_element_located((By.ID, "error")))
     assert "jobs:write" in error.text
     assert api.job(job["id"])["status"] == "failed"
