@@ -28,6 +28,9 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v envsubst >/dev/null || need_apt+=(gettext-base)
 # The HTTP load generator of `make bench`.
 command -v wrk >/dev/null || need_apt+=(wrk)
+# The browser tests (tests/integration/test_dashboard.py): headless Chromium and its driver.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
     say "apt packages: ${need_apt[*]}"
     apt-get update -q >/dev/null

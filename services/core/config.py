@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     # effect within it.
     admin_key: str = Field("", repr=False, validation_alias="SWITCHBOARD_ADMIN_KEY")
     auth_cache_seconds: float = Field(10.0, ge=0)
+    # The dashboard (/dashboard): the key that signs its session cookies, the same on every
+    # replica (none: its login is refused), how long a login lasts, and whether the cookie is
+    # sent over HTTPS only (on when Nginx is reached through TLS).
+    dashboard_secret: str = Field("", repr=False)
+    dashboard_session_seconds: Seconds = 8 * 3600.0
+    dashboard_cookie_secure: bool = False
     # Bounded work. A job type's attempt gets a soft time limit (SoftTimeLimitExceeded in the
     # handler; the attempt fails and is retried) and a hard one a grace later (the pool process
     # is killed and replaced). A type's limit: JOB_TIME_LIMITS (`type=seconds,...`), else what

@@ -20,6 +20,7 @@ from services.web import (
     system_api,
     tickets_api,
 )
+from services.web.dashboard import views as dashboard
 
 
 def create_app(config: Settings | None = None, runtime: Runtime | None = None) -> Flask:
@@ -44,6 +45,7 @@ def create_app(config: Settings | None = None, runtime: Runtime | None = None) -
         schedules_api,
         tickets_api,
         keys_api,
+        dashboard,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request, session
 
 from services.core.apikeys import ApiKey, KeyStore, Scope
 from services.core.errors import Forbidden
@@ -24,6 +24,8 @@ from services.web.errors import envelope_of, error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ACCESS = "switchboard_access"
+# Where a dashboard session keeps the API key it logged in with.
+SESSION_TOKEN = "api_key"
 # Keys seen at once per replica; past it the cache starts over rather than grow.
 CACHE_MAX = 10_000
 
@@ -35,14 +37,17 @@ class Access:
     public: bool = False
     # Pages a browser opens (docs, Flower): ask for a login with Basic rather than Bearer.
     browser: bool = False
+    # Dashboard pages: the key is the one logged in with its form, kept in the signed session
+    # cookie (`services/web/dashboard/session.py`), never a header.
+    session: bool = False
 
 
 ADMIN_ONLY = Access(frozenset({Scope.ADMIN}))
 
 
-def requires(*scopes: Scope, browser: bool = False) -> Callable[[F], F]:
+def requires(*scopes: Scope, browser: bool = False, session: bool = False) -> Callable[[F], F]:
     def mark(view: F) -> F:
-        setattr(view, _ACCESS, Access(frozenset(scopes), browser=browser))
+        setattr(view, _ACCESS, Access(frozenset(scopes), browser=browser, session=session))
         return view
 
     return mark
@@ -105,9 +110,17 @@ def _refusal(view: Callable[..., Any] | None, status: int, message: str, **extra
 
 def _challenge(view: Callable[..., Any] | None, access: Access) -> Response:
     response = _refusal(view, 401, "missing or invalid API key")
+    if access.session:
+        return response  # the dashboard's own answer: its login form
     scheme = "Basic" if access.browser else "Bearer"
     response.headers["WWW-Authenticate"] = f'{scheme} realm="switchboard"'
     return response
+
+
+def lookup_key(token: str) -> ApiKey | None:
+    """The key with this token, through the same cache every request's check uses."""
+    cache: KeyCache = current_app.extensions["switchboard.keys"]
+    return cache.lookup(token)
 
 
 def _check() -> Response | None:
@@ -115,9 +128,8 @@ def _check() -> Response | None:
     access = access_of(view)
     if access.public:
         return None
-    token = presented_token()
-    cache: KeyCache = current_app.extensions["switchboard.keys"]
-    key = cache.lookup(token) if token else None
+    token = session.get(SESSION_TOKEN) if access.session else presented_token()
+    key = lookup_key(token) if token else None
     if key is None:
         return _challenge(view, access)
     g.api_key = key

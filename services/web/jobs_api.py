@@ -149,21 +149,19 @@ def list_jobs() -> Response:
     return jsonify({"items": [to_api(doc) for doc in docs], "next": next_cursor})
 
 
-@bp.post("/jobs/<job_id>/cancel")
-@requires(Scope.JOBS_WRITE)
-def cancel_job(job_id: str) -> Response:
+def cancel(job_id: str) -> Doc:
+    """Cancel a job the caller may reach (the API's route and the dashboard's button)."""
     store = runtime().jobs
     _check_reachable(store, job_id)
     doc = store.cancel(job_id)
     if doc is None:
         finished = _job_or_404(store, job_id)
         raise Conflict(f"job is already {finished['status']}", job=to_api(finished))
-    return jsonify(to_api(doc))
+    return doc
 
 
-@bp.post("/jobs/<job_id>/retry")
-@requires(Scope.JOBS_WRITE)
-def retry_job(job_id: str) -> Response:
+def retry(job_id: str) -> Doc:
+    """Retry a failed or cancelled job the caller may reach (the API's and the dashboard's)."""
     store = runtime().jobs
     _check_reachable(store, job_id)
     r = runtime()
@@ -173,4 +171,16 @@ def retry_job(job_id: str) -> Response:
         raise Conflict(
             f"only failed or cancelled jobs can be retried; this one is {current['status']}"
         )
-    return _accepted(doc)
+    return doc
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@requires(Scope.JOBS_WRITE)
+def cancel_job(job_id: str) -> Response:
+    return jsonify(to_api(cancel(job_id)))
+
+
+@bp.post("/jobs/<job_id>/retry")
+@requires(Scope.JOBS_WRITE)
+def retry_job(job_id: str) -> Response:
+    return _accepted(retry(job_id))

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template_string, send_from_directory
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from services.core import health
 from services.core.apikeys import Scope
+from services.core.jobs.counts import grouped
 from services.web import openapi
 from services.web.auth import public, requires
 from services.web.current import runtime
 
 bp = Blueprint("system", __name__)
+# Swagger UI 5 (the first to read OpenAPI 3.1), served from the package's own files.
+SWAGGER_UI_FILES = SWAGGER_UI_PY_ROOT / "static"
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Switchboard API</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+  <link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: {{ spec_url | tojson }},
+      dom_id: "#swagger-ui",
+      deepLinking: true,
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: "StandaloneLayout",
+    });
+  </script>
+</body>
+</html>
+"""
 
 
 @bp.get("/health")
@@ -46,14 +72,10 @@ def get_health() -> Response:
 @bp.get("/stats")
 @requires(Scope.JOBS_READ)
 def get_stats() -> Response:
-    by_status: dict[str, int] = defaultdict(int)
-    by_type: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in runtime().jobs.counts():
-        by_status[row["status"]] += row["count"]
-        by_type[row["type"]][row["status"]] = row["count"]
+    counts = grouped(runtime().jobs.counts())
     depths = health.queue_depths()
     stats: dict[str, Any] = {
-        "jobs": {"total": sum(by_status.values()), "by_status": by_status, "by_type": by_type},
+        "jobs": {"total": counts.total, "by_status": counts.by_status, "by_type": counts.by_type},
         "queues": depths,
         "workers_online": depths["jobs"]["consumers"],
     }
@@ -73,13 +95,10 @@ def get_openapi() -> Response:
 @bp.get("/docs/")
 @requires(browser=True)
 def get_docs() -> str:
-    template = (swagger_ui_path / "index.j2").read_text()
-    return render_template_string(template, openapi_spec_url="/docs/openapi.json").replace(
-        "./swagger", "/docs/swagger"
-    )
+    return render_template_string(DOCS_PAGE, spec_url="/docs/openapi.json")
 
 
 @bp.get("/docs/<path:filename>")
 @requires(browser=True)
 def get_docs_asset(filename: str) -> Response:
-    return send_from_directory(swagger_ui_path, filename)
+    return send_from_directory(SWAGGER_UI_FILES, filename)

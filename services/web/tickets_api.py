@@ -98,6 +98,11 @@ def create_ticket() -> Response:
 @bp.get("/tickets/stats")
 @requires(Scope.TICKETS_WRITE)
 def ticket_stats() -> Response:
+    return jsonify(current_stats())
+
+
+def current_stats() -> Doc:
+    """The ticket queues now and over the stats window (this route's, and the dashboard's)."""
     r = runtime()
     store, s = r.tickets, r.settings
     now = clock.now()
@@ -105,9 +110,7 @@ def ticket_stats() -> Response:
     window = stats.Window(
         s.ticket_stats_window, store.assigned_since(since), store.abandoned_since(since)
     )
-    return jsonify(
-        stats.summary(store.queue_entries(), window, store.all_agents(), now, s.ticket_sla)
-    )
+    return stats.summary(store.queue_entries(), window, store.all_agents(), now, s.ticket_sla)
 
 
 @bp.get("/tickets/<ticket_id>")

@@ -23,6 +23,11 @@ def callback_secret(data_dir: Path) -> str:
     return _kept(data_dir / "secrets" / "callback-secret", secrets.token_hex(32))
 
 
+def dashboard_secret(data_dir: Path) -> str:
+    """The key that signs the dashboard's session cookies (DASHBOARD_SECRET)."""
+    return _kept(data_dir / "secrets" / "dashboard-secret", secrets.token_hex(32))
+
+
 def _kept(path: Path, new: str) -> str:
     """What `path` holds; `new`, written there with mode 0600, when it holds nothing yet."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

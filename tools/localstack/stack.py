@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from services.core.apikeys import ADMIN_KEY_FILE, new_token
-from tools.localstack.credentials import callback_secret, flower_login
+from tools.localstack.credentials import callback_secret, dashboard_secret, flower_login
 from tools.localstack.topology import StackConfig, programs, rabbitmq_conf, supervisord_conf
 
 # The ports of a developer's `make run-prod`, which a private stack must never take.
@@ -92,8 +92,12 @@ class LocalStack:
         # It names Flower's credentials in its programs' environment: owner-only, like them.
         self.conf_path.touch(mode=0o600)
         self.conf_path.chmod(0o600)
-        # Callbacks are signed with a key of this stack's own unless one is given.
-        signing = {"CALLBACK_SECRET": callback_secret(c.data_dir), **c.extra_env}
+        # Callbacks and dashboard sessions are signed with keys of this stack's own unless given.
+        signing = {
+            "CALLBACK_SECRET": callback_secret(c.data_dir),
+            "DASHBOARD_SECRET": dashboard_secret(c.data_dir),
+            **c.extra_env,
+        }
         c = replace(c, extra_env=signing)
         self.conf_path.write_text(supervisord_conf(c, programs(c, flower_login(c.data_dir))))
 
