@@ -159,9 +159,7 @@ def test_a_rejected_ticket_returns_to_its_place_and_skips_that_agent(store, work
     assert store.get_ticket(ticket)["agent_id"] == other
 
 
-def test_after_the_cooldown_the_rejecting_agent_may_be_offered_it_again(
-    store, worker, now
-) -> None:
+def test_after_the_cooldown_the_rejecting_agent_may_be_offered_it_again(store, worker, now) -> None:
     agent = add_agent(store, auto_accept=False)
     ticket = add_ticket(store)
     worker.assign(ticket)
@@ -288,7 +286,11 @@ def test_the_oracle_counts_offers_against_capacity() -> None:
     second = {**offered, "id": "2" * 24}
     rules = [v.rule for v in check([agent], [offered, second])]
     assert "capacity" in rules and "single agent" in rules
-    unheld = {**agent, "tickets": [], "channels": {"voice": {"capacity": 1, "active": 0, "free": 1}}}
+    unheld = {
+        **agent,
+        "tickets": [],
+        "channels": {"voice": {"capacity": 1, "active": 0, "free": 1}},
+    }
     assert [v.rule for v in check([unheld], [offered])] == ["single agent"]
     other = {**agent, "id": "b" * 24}
     assert [v.rule for v in check([agent, other], [offered], settled=True)] == ["single agent"]
