@@ -16,7 +16,7 @@ from tests.unit.test_tickets_reservations import Clock, add_agent
 from tests.unit.ticket_worker import TicketWorker
 
 GRACE = 10.0
-RULES = escalation.parse("billing+fr=30:billing,billing=60:support,vip=20")
+RULE_SET = escalation.parse("billing+fr=30:billing,billing=60:support,vip=20")
 
 
 @pytest.fixture
@@ -41,11 +41,12 @@ def add_ticket(store: TicketStore, skills: list[str]) -> str:
 
 
 def test_the_format_names_skill_sets_seconds_and_fallbacks() -> None:
-    assert RULES == {
+    expected = {
         "billing+fr": Widening(30.0, ("billing",)),
         "billing": Widening(60.0, ("support",)),
         "vip": Widening(20.0, ()),
     }
+    assert RULE_SET == expected
     # The set's skills in any order, spaces around them ignored.
     assert escalation.parse(" fr + billing = 5 : x ,") == {"billing+fr": Widening(5.0, ("x",))}
     assert Settings(ticket_escalation="vip=20").ticket_escalation == {"vip": Widening(20.0, ())}
@@ -73,11 +74,11 @@ def test_a_ticket_that_waited_past_its_threshold_takes_the_fallback(store, now) 
     ticket = add_ticket(store, ["billing"])
     support = add_agent(store, auto_accept=True, skills=["support"])
     now.advance(59)
-    report = assignment.sweep(store, GRACE, escalation=RULES)
+    report = assignment.sweep(store, GRACE, escalation=RULE_SET)
     assert report.widened == 0 and report.assigned == 0
     assert store.get_ticket(ticket)["skills"] == ["billing"]
     now.advance(2)
-    report = assignment.sweep(store, GRACE, escalation=RULES)
+    report = assignment.sweep(store, GRACE, escalation=RULE_SET)
     assert report.widened == 1 and report.assigned == 1
     doc = store.get_ticket(ticket)
     assert doc["skills"] == ["support"] and doc["preferred_skills"] == ["billing"]
@@ -91,12 +92,12 @@ def test_a_ticket_that_waited_past_its_threshold_takes_the_fallback(store, now) 
 def test_rules_chain_and_the_first_skills_stay_preferred(store, now) -> None:
     ticket = add_ticket(store, ["billing", "fr"])
     now.advance(31)
-    assert assignment.sweep(store, GRACE, escalation=RULES).widened == 1
+    assert assignment.sweep(store, GRACE, escalation=RULE_SET).widened == 1
     assert store.get_ticket(ticket)["skills"] == ["billing"]
     assert store.queue.find_one({"_id": ticket})["skills"] == ["billing"]
-    assert assignment.sweep(store, GRACE, escalation=RULES).widened == 0
+    assert assignment.sweep(store, GRACE, escalation=RULE_SET).widened == 0
     now.advance(30)
-    assert assignment.sweep(store, GRACE, escalation=RULES).widened == 1
+    assert assignment.sweep(store, GRACE, escalation=RULE_SET).widened == 1
     doc = store.get_ticket(ticket)
     assert doc["skills"] == ["support"] and doc["preferred_skills"] == ["billing", "fr"]
     assert [e["skills"] for e in doc["timeline"]] == [["billing"], ["support"]]
@@ -105,7 +106,7 @@ def test_rules_chain_and_the_first_skills_stay_preferred(store, now) -> None:
 def test_required_skills_can_become_preferred_only(store, now) -> None:
     ticket = add_ticket(store, ["vip"])
     now.advance(21)
-    assignment.sweep(store, GRACE, escalation=RULES)
+    assignment.sweep(store, GRACE, escalation=RULE_SET)
     doc = store.get_ticket(ticket)
     assert doc["skills"] == [] and doc["preferred_skills"] == ["vip"]
     # Anyone may take it now, and an agent with the preferred skill comes first.
@@ -128,14 +129,14 @@ def test_an_entry_left_narrower_than_its_ticket_is_brought_in_line(store, now) -
     now.advance(61)
     store.widen(store.get_ticket(ticket), ["support"])  # …and the entry's update never happened
     assert store.queue.find_one({"_id": ticket})["skills"] == ["billing"]
-    assert assignment.sweep(store, GRACE, escalation=RULES).widened == 0
+    assert assignment.sweep(store, GRACE, escalation=RULE_SET).widened == 0
     assert store.queue.find_one({"_id": ticket})["skills"] == ["support"]
     assert [e["event"] for e in store.get_ticket(ticket)["timeline"]] == ["widened"]
 
 
 def test_due_measures_the_wait_from_creation(now) -> None:
     entry = {"skills": ["billing"], "created_at": now.now - timedelta(seconds=60)}
-    assert escalation.due(RULES, entry, now.now) == Widening(60.0, ("support",))
+    assert escalation.due(RULE_SET, entry, now.now) == Widening(60.0, ("support",))
     entry["created_at"] += timedelta(seconds=1)
-    assert escalation.due(RULES, entry, now.now) is None
-    assert escalation.due(RULES, {**entry, "skills": ["other"]}, now.now + timedelta(1)) is None
+    assert escalation.due(RULE_SET, entry, now.now) is None
+    assert escalation.due(RULE_SET, {**entry, "skills": ["other"]}, now.now + timedelta(1)) is None

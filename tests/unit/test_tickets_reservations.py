@@ -83,7 +83,9 @@ def violations(store: TicketStore, settled: bool = False) -> list:
 
 
 def voice(store: TicketStore, agent_id: str) -> dict:
-    return agent_to_api(store.get_agent(agent_id))["channels"]["voice"]
+    doc = store.get_agent(agent_id)
+    assert doc is not None
+    return agent_to_api(doc)["channels"]["voice"]
 
 
 def test_an_agent_that_accepts_automatically_is_assigned_at_once(store, worker) -> None:
@@ -127,7 +129,7 @@ def test_accepting_assigns_and_ends_the_run_of_misses(store, worker) -> None:
 
 
 def test_only_the_agent_offered_the_ticket_can_answer(store, worker) -> None:
-    agent = add_agent(store, auto_accept=False)
+    add_agent(store, auto_accept=False)
     other = add_agent(store, auto_accept=True, name="b")
     store.agents.update_one({"_id": other}, {"$set": {"status": "away"}})
     ticket = add_ticket(store)
