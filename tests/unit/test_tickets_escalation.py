@@ -16,7 +16,8 @@ from tests.unit.test_tickets_reservations import Clock, add_agent
 from tests.unit.ticket_worker import TicketWorker
 
 GRACE = 10.0
-RULE_SET = escalation.parse("billing+fr=30:billing,billing=60:support,vip=20")
+TEXT = "billing+fr=30:billing,billing=60:support,vip=20"
+RULE_SET = escalation.parse(TEXT)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_the_format_names_skill_sets_seconds_and_fallbacks() -> None:
         "billing": Widening(60.0, ("support",)),
         "vip": Widening(20.0, ()),
     }
-    assert RULE_SET == expected
+    assert escalation.parse(TEXT) == expected
     # The set's skills in any order, spaces around them ignored.
     assert escalation.parse(" fr + billing = 5 : x ,") == {"billing+fr": Widening(5.0, ("x",))}
     assert Settings(ticket_escalation="vip=20").ticket_escalation == {"vip": Widening(20.0, ())}
