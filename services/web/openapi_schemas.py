@@ -25,6 +25,7 @@ from services.core.schedules.requests import (
 )
 from services.core.tickets.requests import AUTO_ACCEPT, AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
+from services.core.tickets.store import TICKET_TIMESTAMPS
 
 Schema = dict[str, Any]
 COMPONENT = "#/components/{kind}/{name}"
@@ -332,14 +333,7 @@ def _ticket() -> Schema:
                 "description": "the skills asked for before an escalation widened `skills`",
             },
             "timeline": {"type": "array", "items": _ticket_event()},
-            **timestamps(
-                "created_at",
-                "reserved_until",
-                "assigned_at",
-                "completed_at",
-                "cancelled_at",
-                "updated_at",
-            ),
+            **timestamps(*TICKET_TIMESTAMPS),
         }
     )
 

@@ -2,17 +2,15 @@
 
 from datetime import timedelta
 
-import mongomock
 import pytest
 from pydantic import ValidationError
 
-from services.core import clock
 from services.core.config import Settings
 from services.core.tickets import assignment, escalation
 from services.core.tickets.escalation import Widening
 from services.core.tickets.states import TicketStatus
 from services.core.tickets.store import TicketStore, new_ticket
-from tests.unit.test_tickets_reservations import Clock, add_agent
+from tests.unit.ticket_offers import Clock, add_agent, mongomock_store, stopped_clock
 from tests.unit.ticket_worker import TicketWorker
 
 GRACE = 10.0
@@ -22,17 +20,12 @@ RULE_SET = escalation.parse(TEXT)
 
 @pytest.fixture
 def now(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(clock, "now", c)
-    return c
+    return stopped_clock(monkeypatch)
 
 
 @pytest.fixture
 def store(now: Clock) -> TicketStore:
-    db: mongomock.Database = mongomock.MongoClient(tz_aware=True)["test"]
-    s = TicketStore(db)
-    s.ensure_indexes()
-    return s
+    return mongomock_store()
 
 
 def add_ticket(store: TicketStore, skills: list[str]) -> str:

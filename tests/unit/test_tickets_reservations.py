@@ -1,17 +1,16 @@
 """Reservations on mongomock: offers, accept, reject, lapsing offers, misses → away."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import mongomock
 import pytest
 
-from services.core import clock
 from services.core.tickets import assignment, reservations, roster
 from services.core.tickets.assignment import Assigned
 from services.core.tickets.offers import OfferPolicy
-from services.core.tickets.requests import AgentPatch, AgentRequest
+from services.core.tickets.requests import AgentPatch
 from services.core.tickets.states import AgentStatus, TicketStatus
 from services.core.tickets.store import TicketStore, agent_to_api, new_ticket, ticket_to_api
+from tests.unit.ticket_offers import Clock, add_agent, mongomock_store, stopped_clock
 from tests.unit.ticket_worker import TicketWorker
 from tools.oracles.ticket_invariants import check
 
@@ -19,49 +18,19 @@ POLICY = OfferPolicy(timeout=30.0, misses_away=2, cooldown=120.0)
 GRACE = 10.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=clock.UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def now(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(clock, "now", c)
-    return c
+    return stopped_clock(monkeypatch)
 
 
 @pytest.fixture
 def store(now: Clock) -> TicketStore:
-    db: mongomock.Database = mongomock.MongoClient(tz_aware=True)["test"]
-    s = TicketStore(db, offers=POLICY)
-    s.ensure_indexes()
-    return s
+    return mongomock_store(POLICY)
 
 
 @pytest.fixture
 def worker(store: TicketStore) -> TicketWorker:
     return TicketWorker(store)
-
-
-def add_agent(store: TicketStore, auto_accept: bool, skills=(), name="a", idle_ago=0) -> str:
-    body = {
-        "name": name,
-        "skills": list(skills),
-        "channels": {"voice": {"capacity": 1}},
-        "auto_accept": auto_accept,
-    }
-    doc = roster.create(store, AgentRequest.model_validate(body))
-    if idle_ago:
-        at = clock.now() - timedelta(seconds=idle_ago)
-        store.agents.update_one({"_id": doc["_id"]}, {"$set": {"last_freed_at": at}})
-    return doc["_id"]
 
 
 def add_ticket(store: TicketStore, skills=()) -> str:

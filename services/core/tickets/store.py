@@ -38,6 +38,14 @@ from services.core.tickets.states import (
 Doc = dict[str, Any]
 _AFTER = ReturnDocument.AFTER
 QUEUE_FIELDS = ("channel", "skills", "priority", "rank", "created_at")
+TICKET_TIMESTAMPS = (
+    "created_at",
+    "reserved_until",
+    "assigned_at",
+    "completed_at",
+    "cancelled_at",
+    "updated_at",
+)
 
 
 def new_agent(
@@ -137,17 +145,7 @@ def ticket_to_api(doc: Doc) -> Doc:
         "agent_id": doc.get("agent_id"),
         "preferred_skills": doc.get("preferred_skills", []),
         "timeline": [_event_to_api(e) for e in doc.get("timeline", [])],
-        **{
-            k: clock.iso(doc.get(k))
-            for k in (
-                "created_at",
-                "reserved_until",
-                "assigned_at",
-                "completed_at",
-                "cancelled_at",
-                "updated_at",
-            )
-        },
+        **{k: clock.iso(doc.get(k)) for k in TICKET_TIMESTAMPS},
     }
 
 
