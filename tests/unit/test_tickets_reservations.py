@@ -265,3 +265,15 @@ def test_the_oracle_counts_offers_against_capacity() -> None:
     assert [v.rule for v in check([unheld], [offered])] == ["single agent"]
     other = {**agent, "id": "b" * 24}
     assert [v.rule for v in check([agent, other], [offered], settled=True)] == ["single agent"]
+
+
+def test_the_sweep_gives_a_rejected_ticket_to_another_agent(store, worker) -> None:
+    shy = add_agent(store, auto_accept=False, idle_ago=100)
+    ticket = add_ticket(store)
+    worker.assign(ticket)
+    other = add_agent(store, auto_accept=True, name="b")  # joins while the offer stands
+    reservations.reject(store, ticket, shy)
+    # The rejecting agent pulls first in the sweep (it was idle longest, and listed first):
+    # skipping the ticket must not hide it from the next agent's pull.
+    assert assignment.sweep(store, GRACE).assigned == 1
+    assert store.get_ticket(ticket)["agent_id"] == other

@@ -147,6 +147,7 @@ class _Tried:
     taken: int
     agent: Doc | None  # the agent as it now is, when known
     gone: bool = False  # the ticket is no longer waiting
+    skipped: bool = False  # this agent turned the ticket down lately; others may take it
 
 
 def _pull_round(
@@ -160,14 +161,23 @@ def _pull_round(
         if entry["channel"] not in _free_channels(current):
             continue
         tried = _try_entry(store, agent_id, entry)
-        if tried is None or tried.taken or tried.gone:
+        if _leaves_snapshot(tried):
             queue.drop(entry["_id"])
-        if tried is None:
+        if tried is None or tried.skipped:
             continue
         changed, taken, current = True, taken + tried.taken, tried.agent
         if not _free_channels(current):
             break
     return _Tried(taken, current) if changed else None
+
+
+def _leaves_snapshot(tried: _Tried | None) -> bool:
+    """Whether an entry this pull tried is done with for every later pull of the snapshot.
+
+    One this agent turned down stays: the next agent's pull may take it."""
+    if tried is None:
+        return True
+    return not tried.skipped and bool(tried.taken or tried.gone)
 
 
 def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
@@ -182,7 +192,7 @@ def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
         store.dequeue(entry["_id"])
         return _Tried(0, store.get_agent(agent_id), gone=True)
     if matching.declined(ticket, agent_id, clock.now()):
-        return None
+        return _Tried(0, None, skipped=True)
     reserved = store.reserve(agent_id, ticket)
     if reserved is None:
         return _Tried(0, store.get_agent(agent_id))  # the agent changed: look again
