@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.core.tickets import escalation, offers
 from services.core.tickets.matching import Strategy
 
 # Defaults the stores also use when made without settings (unit tests, tools).
@@ -70,6 +71,16 @@ class Settings(BaseSettings):
     # it has waited (TICKET_SLA, seconds per channel), so none waits for ever behind newer ones.
     ticket_sla: Annotated[dict[str, float], NoDecode] = {"voice": 20.0, "text": 120.0}
     ticket_ageing: float = Field(1.0, ge=0)
+    # Offers to agents who do not accept automatically: how long one waits for an answer (the
+    # ticket sweep gives lapsed ones back, so up to TICKET_SWEEP_INTERVAL later), unanswered
+    # offers in a row before the agent is set `away`, and how long an agent who rejected a
+    # ticket (or let its offer lapse) is not offered that ticket again.
+    reservation_timeout: Seconds = offers.RESERVATION_TIMEOUT
+    reservation_misses_away: int = Field(offers.RESERVATION_MISSES_AWAY, ge=1)
+    ticket_reject_cooldown: float = Field(offers.REJECT_COOLDOWN, ge=0)
+    # Escalation per skill set, `skills=seconds[:fallback],...` with skills joined by `+`
+    # (see services/core/tickets/escalation.py), e.g. `billing=60:support,vip=20`.
+    ticket_escalation: Annotated[dict[str, escalation.Widening], NoDecode] = {}
     # The window of GET /tickets/stats for time to assign and assignments per minute.
     ticket_stats_window: Seconds = 900.0
     # Where web and Flower listen: every interface in a container, loopback in the local stack.
@@ -145,10 +156,21 @@ class Settings(BaseSettings):
         pairs = (item.partition("=") for item in value.split(",") if item.strip())
         return {name.strip(): seconds for name, _, seconds in pairs}
 
+    @field_validator("ticket_escalation", mode="before")
+    @classmethod
+    def _escalation_rules(cls, value: object) -> object:
+        return escalation.parse(value) if isinstance(value, str) else value
+
     @field_validator("web_reload", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return False if value == "" else value
+
+    @property
+    def offer_policy(self) -> offers.OfferPolicy:
+        return offers.OfferPolicy(
+            self.reservation_timeout, self.reservation_misses_away, self.ticket_reject_cooldown
+        )
 
     @property
     def wait_slots(self) -> int:

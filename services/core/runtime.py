@@ -85,7 +85,11 @@ class Runtime:
     @property
     def tickets(self) -> TicketStore:
         def make() -> TicketStore:
-            store = TicketStore(self.database, page_max_bytes=self.settings.page_max_bytes)
+            store = TicketStore(
+                self.database,
+                page_max_bytes=self.settings.page_max_bytes,
+                offers=self.settings.offer_policy,
+            )
             store.ensure_indexes()
             return store
 

@@ -476,10 +476,30 @@ def _ticket_paths() -> dict[str, Schema]:
                 links={"GetTicket": follow["GetTicket"]},
             )
         },
+        "/tickets/{ticket_id}/accept": {
+            "post": op(
+                "acceptTicket",
+                "Accept a ticket offered to this agent (reserved → assigned)",
+                {200: json_response("the ticket", ticket)},
+                (404, 409),
+                params=(ticket_id,),
+                links={"GetTicket": follow["GetTicket"]},
+            )
+        },
+        "/tickets/{ticket_id}/reject": {
+            "post": op(
+                "rejectTicket",
+                "Reject a ticket offered to this agent (reserved → waiting)",
+                {200: json_response("the ticket", ticket)},
+                (404, 409),
+                params=(ticket_id,),
+                links={"GetTicket": follow["GetTicket"]},
+            )
+        },
         "/tickets/{ticket_id}/cancel": {
             "post": op(
                 "cancelTicket",
-                "Cancel a waiting or assigned ticket",
+                "Cancel a waiting, reserved or assigned ticket",
                 {200: json_response("the ticket", ticket)},
                 (404, 409),
                 params=(ticket_id,),

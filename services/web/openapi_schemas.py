@@ -23,8 +23,9 @@ from services.core.schedules.requests import (
     NAME_PATTERN,
     time_zones,
 )
-from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
+from services.core.tickets.requests import AUTO_ACCEPT, AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
+from services.core.tickets.store import TICKET_TIMESTAMPS
 
 Schema = dict[str, Any]
 COMPONENT = "#/components/{kind}/{name}"
@@ -306,6 +307,11 @@ def _agent() -> Schema:
             "channels": obj({channel.value: load for channel in Channel}),
             "tickets": {"type": "array", "items": ID, "description": "tickets holding capacity"},
             "assigned_total": COUNT,
+            "auto_accept": {
+                "type": "boolean",
+                "description": AUTO_ACCEPT,
+            },
+            "missed_offers": {**COUNT, "description": "offers in a row left unanswered"},
             **timestamps("last_freed_at", "created_at", "updated_at"),
         }
     )
@@ -321,8 +327,31 @@ def _ticket() -> Schema:
             "data": ANY_JSON,
             "status": enum_of(TicketStatus),
             "agent_id": {"anyOf": [ID, {"type": "null"}]},
-            **timestamps("created_at", "assigned_at", "completed_at", "cancelled_at", "updated_at"),
+            "preferred_skills": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the skills asked for before an escalation widened `skills`",
+            },
+            "timeline": {"type": "array", "items": _ticket_event()},
+            **timestamps(*TICKET_TIMESTAMPS),
         }
+    )
+
+
+def _ticket_event() -> Schema:
+    events = ["offered", "accepted", "rejected", "timed_out", "assigned", "widened"]
+    return obj(
+        {
+            "event": {"type": "string", "enum": events},
+            "at": TIMESTAMP,
+            "agent_id": {"anyOf": [ID, {"type": "null"}]},
+            "skills": {
+                "type": ["array", "null"],
+                "items": {"type": "string"},
+                "description": "`widened`: the skills now required",
+            },
+        },
+        closed=True,
     )
 
 

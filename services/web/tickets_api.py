@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from services.core import clock
 from services.core.apikeys import Scope
 from services.core.errors import Conflict, InvalidRequest
-from services.core.tickets import closing, intake, staffing, stats
+from services.core.tickets import closing, intake, reservations, staffing, stats
 from services.core.tickets.requests import AgentPatch, AgentRequest, TicketRequest
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
 from services.core.tickets.store import (
@@ -163,3 +163,34 @@ def complete_ticket(ticket_id: str) -> Response:
 @requires(Scope.TICKETS_WRITE, Scope.TICKETS_AGENT)
 def cancel_ticket(ticket_id: str) -> Response:
     return _end(ticket_id, TicketStatus.CANCELLED)
+
+
+def _answer(ticket_id: str, accepting: bool) -> Response:
+    """An agent's answer to an offer; only the agent it was offered to may give it."""
+    store = runtime().tickets
+    current = _ticket_or_404(store, ticket_id)
+    agent_id = current_key().agent_id or current.get("agent_id") or ""
+    if accepting:
+        answered = reservations.accept(store, ticket_id, agent_id)
+    else:
+        answered = closing.reject(store, ticket_id, agent_id)
+    if answered is None:
+        current = _ticket_or_404(store, ticket_id)
+        verb = "accepted" if accepting else "rejected"
+        raise Conflict(
+            f"a {current['status']} ticket cannot be {verb}: only an offer (reserved) can be",
+            ticket=ticket_to_api(current),
+        )
+    return jsonify(ticket_to_api(answered))
+
+
+@bp.post("/tickets/<ticket_id>/accept")
+@requires(Scope.TICKETS_AGENT)
+def accept_ticket(ticket_id: str) -> Response:
+    return _answer(ticket_id, accepting=True)
+
+
+@bp.post("/tickets/<ticket_id>/reject")
+@requires(Scope.TICKETS_AGENT)
+def reject_ticket(ticket_id: str) -> Response:
+    return _answer(ticket_id, accepting=False)

@@ -95,7 +95,8 @@ def sweep_tickets() -> dict[str, int] | None:
     def sweep() -> dict[str, int]:
         runtime = process_runtime()
         grace = runtime.settings.ticket_hold_grace
-        report = assignment.sweep(runtime.tickets, grace, runtime.ageing)
+        rules = runtime.settings.ticket_escalation
+        report = assignment.sweep(runtime.tickets, grace, runtime.ageing, rules)
         return vars(report)
 
     return _single_flight("sweep_tickets", sweep)

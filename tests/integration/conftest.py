@@ -24,6 +24,14 @@ TEST_ENV = {
     # and a short grace before the hard limit.
     "JOB_TIME_LIMITS": "hang=2,word_count=4",
     "JOB_TIME_LIMIT_GRACE": "2",
+    # Offers lapse fast, two misses send an agent away (test_tickets_offers), an agent that
+    # turned a ticket down may be offered it again soon (so the hammer's all settle; longer
+    # than a sweep interval, so that the sweep gives a rejected ticket to another agent), and
+    # tickets that ask for `itest-escalate` ask for `itest-fallback` after 2 s instead.
+    "RESERVATION_TIMEOUT": "2",
+    "RESERVATION_MISSES_AWAY": "2",
+    "TICKET_REJECT_COOLDOWN": "15",
+    "TICKET_ESCALATION": "itest-escalate=2:itest-fallback",
 }
 
 

@@ -1,7 +1,8 @@
 """The assignment invariants under load, races and crashes, checked from the data afterwards.
 
 Hundreds of tickets against tens of agents with mixed skills and capacities, on four worker
-processes; completions, cancels and agent changes race new tickets; one worker is killed with
+processes; a third of the agents answer offers (accepting most, rejecting some, letting some
+lapse); completions, cancels, answers and agent changes race new tickets; one worker is killed with
 SIGKILL while assigning, and crashes are also planted at each step that touches two documents.
 Then, once the sweep has had its turn, every invariant must hold in what MongoDB holds.
 """
@@ -95,6 +96,7 @@ class Hammer:
         self.api, self.rng = api, rng
         self.skills = [f"h{uuid.uuid4().hex[:4]}-{s}" for s in ("en", "fr", "billing", "tech")]
         self.agents: list[dict[str, Any]] = []
+        self.ids: set[str] = set()
         self.tickets: list[str] = []
         self.lock = threading.Lock()
         self.done = threading.Event()
@@ -108,10 +110,12 @@ class Hammer:
                 "name": f"hammer-{i}",
                 "skills": self.rng.sample(self.skills, k=self.rng.randint(1, 3)),
                 "channels": {"voice": {"capacity": voice}, "text": {"capacity": text}},
+                "auto_accept": i % 3 != 0,
             }
             reply = self.api.post("/agents", body)
             assert reply.status == 201, reply.text
             self.agents.append(reply.json)
+        self.ids = {a["id"] for a in self.agents}
 
     def produce(self) -> None:
         start = time.monotonic()
@@ -148,6 +152,28 @@ class Hammer:
                 if reply.status not in (200, 409):
                     self.errors.append(f"{verb} {reply.status} {reply.text[:200]}")
             time.sleep(0.05)
+
+    def answer_offers(self, deadline: float, lapse: float = 0.1, reject: float = 0.2) -> None:
+        """Accept most offers, reject some, leave some to lapse; racing everything else.
+
+        Draining (`lapse` 0), an agent that an offer lapsing anyway sent away comes back."""
+        while time.monotonic() < deadline and not self.done.is_set():
+            with self.lock:
+                ours = set(self.tickets)
+            for agent in self._agents():
+                if agent["auto_accept"]:
+                    continue
+                if not lapse and agent["status"] == "away" and agent["id"] in self.ids:
+                    self.api.call("PATCH", f"/agents/{agent['id']}", {"status": "available"})
+                for ticket_id in set(agent["tickets"]) & ours:
+                    draw = self.rng.random()
+                    if draw < lapse:
+                        continue
+                    verb = "reject" if draw < lapse + reject else "accept"
+                    reply = self.api.post(f"/tickets/{ticket_id}/{verb}")
+                    if reply.status not in (200, 409):  # 409: not an offer (any more)
+                        self.errors.append(f"{verb} {reply.status} {reply.text[:200]}")
+            time.sleep(0.2)
 
     def cancel_some_waiting(self, deadline: float) -> None:
         while time.monotonic() < deadline and not self.done.is_set():
@@ -263,6 +289,7 @@ def test_invariants_hold_under_load_races_and_crashes(
         threading.Thread(target=hammer.finish_assigned, args=(deadline,)),
         threading.Thread(target=hammer.finish_assigned, args=(deadline,)),
         threading.Thread(target=hammer.cancel_some_waiting, args=(deadline,)),
+        threading.Thread(target=hammer.answer_offers, args=(deadline,)),
         threading.Thread(target=hammer.shuffle_agents, args=(deadline,)),
     ]
     producer = threading.Thread(target=hammer.produce)
@@ -289,13 +316,18 @@ def test_invariants_hold_under_load_races_and_crashes(
     hammer.all_available()
     hammer.done.clear()
     drain_until = time.monotonic() + SETTLE_TIMEOUT
-    drainer = threading.Thread(target=hammer.finish_assigned, args=(drain_until,))
-    drainer.start()
+    drainers = [
+        threading.Thread(target=hammer.finish_assigned, args=(drain_until,)),
+        threading.Thread(target=hammer.answer_offers, args=(drain_until, 0.0, 0.0)),
+    ]
+    for drainer in drainers:
+        drainer.start()
 
     def settled() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
         agents, tickets = snapshot(api)
         ours = [t for t in tickets if t["id"] in set(hammer.tickets)]
-        open_ = [t for t in ours if t["status"] in (TicketStatus.WAITING, TicketStatus.ASSIGNED)]
+        ended = (TicketStatus.COMPLETED, TicketStatus.CANCELLED)
+        open_ = [t for t in ours if t["status"] not in ended]
         if open_ or check(agents, tickets, settled=True):
             return None
         return agents, tickets
@@ -304,7 +336,8 @@ def test_invariants_hold_under_load_races_and_crashes(
         agents, tickets = wait_for(settled, SETTLE_TIMEOUT, "every ticket ended, the data settled")
     finally:
         hammer.done.set()
-        drainer.join(30)
+        for drainer in drainers:
+            drainer.join(30)
         for agent in hammer.agents + planted:
             api.call("PATCH", f"/agents/{agent['id']}", {"status": "offline"})
 

@@ -95,7 +95,7 @@ def test_fixed_sets_are_enums(spec: dict[str, Any]) -> None:
         "cancelled",
     ]
     ticket = schemas["Ticket"]["properties"]
-    assert ticket["status"]["enum"] == ["waiting", "assigned", "completed", "cancelled"]
+    assert ticket["status"]["enum"] == ["waiting", "reserved", "assigned", "completed", "cancelled"]
     assert ticket["channel"]["enum"] == ["voice", "text"]
     assert schemas["Agent"]["properties"]["status"]["enum"] == ["available", "away", "offline"]
 

@@ -2,11 +2,14 @@
 
 Always, even mid-flight:
 - capacity: per agent and channel, `active` ≤ `capacity`, `free` = `capacity` - `active`, and
-  the tickets assigned to the agent on that channel are no more than its capacity;
-- single agent: an assigned ticket is held by the agent it names, and by no other one.
+  the tickets assigned to or reserved for (offered to) the agent on that channel are no more
+  than its capacity: an offer holds capacity as an assignment does;
+- single agent: an assigned or reserved ticket is held by the agent it names, and by no other
+  one (a ticket is reserved by at most one agent).
 Once settled (nothing in flight, one sweep later):
-- no leak: an agent holds exactly the tickets assigned to it;
-- no stranding: no ticket waits while an eligible agent has free capacity.
+- no leak: an agent holds exactly the tickets assigned to or reserved for it;
+- no stranding: no ticket waits while an eligible agent has free capacity (an agent that
+  rejected the ticket, or let its offer lapse, is not eligible for it).
 
 The snapshot is plain data (the API's JSON), so tests and the simulator use the same checker.
 """
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 Doc = Mapping[str, Any]
+# The statuses in which a ticket holds a unit of its agent's capacity.
+HOLDING = ("assigned", "reserved")
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ def check(agents: Iterable[Doc], tickets: Iterable[Doc], settled: bool = False) 
 
 def _capacity(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
     found: list[Violation] = []
-    assigned = Counter((t["agent_id"], t["channel"]) for t in tickets if t["status"] == "assigned")
+    assigned = Counter((t["agent_id"], t["channel"]) for t in tickets if t["status"] in HOLDING)
     for agent in agents:
         for channel, c in agent["channels"].items():
             where = f"agent {agent['id']} {channel}"
@@ -52,7 +57,7 @@ def _capacity(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
                 found.append(Violation("capacity", f"{where}: free {free}, {active}/{capacity}"))
             n = assigned[(agent["id"], channel)]
             if n > capacity:
-                found.append(Violation("capacity", f"{where}: {n} assigned > {capacity}"))
+                found.append(Violation("capacity", f"{where}: {n} assigned/reserved > {capacity}"))
     return found
 
 
@@ -71,7 +76,7 @@ def _single_agent(agents: list[Doc], tickets: list[Doc], settled: bool) -> list[
     for ticket in tickets:
         held_by = holders.get(ticket["id"], [])
         what = f"{ticket['status']} ticket {ticket['id']}"
-        if ticket["status"] == "assigned" and ticket["agent_id"] not in held_by:
+        if ticket["status"] in HOLDING and ticket["agent_id"] not in held_by:
             found.append(
                 Violation("single agent", f"{what}: {ticket['agent_id']} does not hold it")
             )
@@ -79,7 +84,7 @@ def _single_agent(agents: list[Doc], tickets: list[Doc], settled: bool) -> list[
             continue
         if len(held_by) > 1:
             found.append(Violation("single agent", f"{what} held by {held_by}"))
-        elif held_by and ticket["status"] != "assigned":
+        elif held_by and ticket["status"] not in HOLDING:
             found.append(Violation("leak", f"{what} still holds capacity of {held_by}"))
     if settled:
         known = {t["id"] for t in tickets}
@@ -94,9 +99,11 @@ def _stranded(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
     for ticket in tickets:
         if ticket["status"] != "waiting":
             continue
+        declined = _declined_by(ticket)
         for agent in agents:
             if (
-                agent["status"] == "available"
+                agent["id"] not in declined
+                and agent["status"] == "available"
                 and agent["channels"][ticket["channel"]]["free"] > 0
                 and set(ticket["skills"]) <= set(agent["skills"])
             ):
@@ -104,3 +111,10 @@ def _stranded(agents: list[Doc], tickets: list[Doc]) -> list[Violation]:
                 found.append(Violation("stranded", detail))
                 break
     return found
+
+
+def _declined_by(ticket: Doc) -> set[str]:
+    """Agents that rejected the ticket or let its offer lapse (kept from it for a while)."""
+    return {
+        e["agent_id"] for e in ticket.get("timeline", []) if e["event"] in ("rejected", "timed_out")
+    }

@@ -4,7 +4,8 @@ Assigning touches two documents, so it goes in an order where every crash is rep
 
 1. `reserve`: one conditional update takes a unit of the agent's capacity and records a hold
    naming the ticket (an agent that is no longer eligible is simply not matched);
-2. `commit`: one conditional update moves the ticket waiting → assigned, naming the agent;
+2. `commit`: one conditional update moves the ticket waiting → assigned, naming the agent (or
+   waiting → reserved, an offer, for an agent who answers offers: see `reservations`);
 3. if 2 fails (the ticket was taken, cancelled, or its reservation voided), `release` the hold.
 
 A crash after 1 leaves a hold whose ticket is not assigned to its agent; `sweep` voids such a
@@ -21,7 +22,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from services.core import clock
-from services.core.tickets import matching
+from services.core.tickets import escalation as escalation_rules
+from services.core.tickets import matching, reservations
 from services.core.tickets.candidates import QueueSnapshot, Snapshot
 from services.core.tickets.holds import Hold, parse_hold
 from services.core.tickets.matching import Strategy
@@ -29,6 +31,7 @@ from services.core.tickets.states import (
     CANCELLABLE,
     CHANNELS,
     FINISHED,
+    HOLDING,
     AgentStatus,
     TicketStatus,
     free_field,
@@ -67,9 +70,17 @@ def assign(store: TicketStore, ticket_id: str, strategy: Strategy, snapshot: Sna
             if ticket is not None:
                 store.dequeue(ticket_id)
             return Assigned.GONE
+        declined = ticket.get("declined", {})
         agents = snapshot.candidates(
-            store, ticket["channel"], ticket["skills"], strategy, CANDIDATES
+            store,
+            ticket["channel"],
+            ticket["skills"],
+            strategy,
+            CANDIDATES + len(declined),
+            ticket.get("preferred_skills", ()),
         )
+        now = clock.now()
+        agents = [a for a in agents if not matching.declined(ticket, a["_id"], now)]
         if not agents:
             return Assigned.WAITING
         if _assign_to_first(store, snapshot, ticket, agents):
@@ -90,12 +101,15 @@ def _assign_to_first(
             snapshot.refused(agent["_id"], channel)
             continue
         snapshot.took(agent["_id"], channel)
-        return _commit(store, ticket, agent["_id"], reserved[0])
+        return _commit(store, ticket, reserved[1], reserved[0])
     return False
 
 
-def _commit(store: TicketStore, ticket: Doc, agent_id: str, hold: Hold) -> bool:
-    if store.commit(ticket, agent_id, hold) is None:
+def _commit(store: TicketStore, ticket: Doc, agent: Doc, hold: Hold) -> bool:
+    """Assign, or offer to an agent who answers offers; else give the hold back."""
+    agent_id = agent["_id"]
+    offer = not agent.get("auto_accept", True)
+    if store.commit(ticket, agent_id, hold, offer=offer) is None:
         store.release(agent_id, hold, finished=False)
         return False
     store.dequeue(ticket["_id"])
@@ -133,6 +147,7 @@ class _Tried:
     taken: int
     agent: Doc | None  # the agent as it now is, when known
     gone: bool = False  # the ticket is no longer waiting
+    skipped: bool = False  # this agent turned the ticket down lately; others may take it
 
 
 def _pull_round(
@@ -146,14 +161,23 @@ def _pull_round(
         if entry["channel"] not in _free_channels(current):
             continue
         tried = _try_entry(store, agent_id, entry)
-        if tried is None or tried.taken or tried.gone:
+        if _leaves_snapshot(tried):
             queue.drop(entry["_id"])
-        if tried is None:
+        if tried is None or tried.skipped:
             continue
         changed, taken, current = True, taken + tried.taken, tried.agent
         if not _free_channels(current):
             break
     return _Tried(taken, current) if changed else None
+
+
+def _leaves_snapshot(tried: _Tried | None) -> bool:
+    """Whether an entry this pull tried is done with for every later pull of the snapshot.
+
+    One this agent turned down stays: the next agent's pull may take it."""
+    if tried is None:
+        return True
+    return not tried.skipped and bool(tried.taken or tried.gone)
 
 
 def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
@@ -167,11 +191,13 @@ def _try_entry(store: TicketStore, agent_id: str, entry: Doc) -> _Tried | None:
     if ticket["status"] != TicketStatus.WAITING:
         store.dequeue(entry["_id"])
         return _Tried(0, store.get_agent(agent_id), gone=True)
+    if matching.declined(ticket, agent_id, clock.now()):
+        return _Tried(0, None, skipped=True)
     reserved = store.reserve(agent_id, ticket)
     if reserved is None:
         return _Tried(0, store.get_agent(agent_id))  # the agent changed: look again
     hold, agent = reserved
-    if _commit(store, ticket, agent_id, hold):
+    if _commit(store, ticket, agent, hold):
         return _Tried(1, agent)
     return _Tried(0, store.get_agent(agent_id))
 
@@ -193,6 +219,7 @@ class Finished:
 def finish(store: TicketStore, ticket_id: str, becomes: TicketStatus) -> Finished | None:
     """Complete or cancel a ticket and give its agent the capacity back; None if not allowed."""
     sources = CANCELLABLE if becomes is TicketStatus.CANCELLED else (TicketStatus.ASSIGNED,)
+    # An offer can be accepted meanwhile (reserved → assigned): cancelling tries both.
     for was in sources:
         doc = store.finish(ticket_id, was, becomes, abandoned=was is TicketStatus.WAITING)
         if doc is None:
@@ -209,30 +236,46 @@ def finish(store: TicketStore, ticket_id: str, becomes: TicketStatus) -> Finishe
 class SweepReport:
     holds_released: int = 0
     entries_dropped: int = 0
+    offers_lapsed: int = 0
+    widened: int = 0
     assigned: int = 0
 
 
 def sweep(
-    store: TicketStore, hold_grace: float, ageing: matching.Ageing | None = None
+    store: TicketStore,
+    hold_grace: float,
+    ageing: matching.Ageing | None = None,
+    escalation: escalation_rules.Rules | None = None,
 ) -> SweepReport:
-    """Repair what crashes left behind, then let every agent with free capacity pull."""
+    """Give back lapsed offers, repair what crashes left behind, widen tickets that waited too
+    long, then let every agent with free capacity pull."""
     report = SweepReport()
-    cutoff = clock.now() - timedelta(seconds=hold_grace)
-    for agent in store.agents_holding_capacity():
-        for text in agent["holds"]:
-            hold = parse_hold(text)
-            if hold.taken_at < cutoff and _repair_hold(store, agent["_id"], hold):
-                report.holds_released += 1
+    now = clock.now()
+    report.offers_lapsed = reservations.expire(store, now)
+    cutoff = now - timedelta(seconds=hold_grace)
+    report.holds_released = _repair_holds(store, cutoff)
     report.entries_dropped = _drop_stale_entries(store, cutoff)
     entries = store.queue_entries()
     if not entries:
         return report
+    if escalation:
+        report.widened = escalation_rules.widen_due(store, escalation, entries, now)
     # One read of the queue serves every pull of this sweep.
     queue = QueueSnapshot(max_age=SWEEP_QUEUE_AGE, ageing=ageing)
     for agent in store.agents_with_free_capacity():
         if matching.best_ticket(entries, agent) is not None:
             report.assigned += pull(store, agent["_id"], queue)
     return report
+
+
+def _repair_holds(store: TicketStore, cutoff: datetime) -> int:
+    released = 0
+    for agent in store.agents_holding_capacity():
+        for text in agent["holds"]:
+            hold = parse_hold(text)
+            if hold.taken_at < cutoff and _repair_hold(store, agent["_id"], hold):
+                released += 1
+    return released
 
 
 def _repair_hold(store: TicketStore, agent_id: str, hold: Hold) -> bool:
@@ -242,12 +285,8 @@ def _repair_hold(store: TicketStore, agent_id: str, hold: Hold) -> bool:
     # A reservation left halfway: void it first, so that its commit can never land after this.
     if waiting and not store.fence(hold.ticket_id):
         ticket = store.get_ticket(hold.ticket_id)
-    if (
-        ticket is not None
-        and ticket["status"] == TicketStatus.ASSIGNED
-        and ticket["hold"] == str(hold)
-    ):
-        return False  # the ticket holds it: in use
+    if ticket is not None and ticket["status"] in HOLDING and ticket["hold"] == str(hold):
+        return False  # the ticket holds it: in use (assigned, or on offer)
     finished = ticket is not None and ticket["status"] in FINISHED
     released = store.release(agent_id, hold, finished=finished)
     if released:

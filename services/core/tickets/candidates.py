@@ -60,12 +60,13 @@ class Snapshot:
         skills: Sequence[str],
         strategy: Strategy,
         limit: int,
+        preferred: Sequence[str] = (),
     ) -> list[Doc]:
         """The best few agents for a ticket as of the snapshot, best first."""
         if self._timed.due():
             self.refresh(store)
         eligible = [a for a in self._agents.values() if matching.is_eligible(a, channel, skills)]
-        return sorted(eligible, key=matching.agent_key(strategy, channel))[:limit]
+        return sorted(eligible, key=matching.agent_key(strategy, channel, preferred))[:limit]
 
     def refresh(self, store: TicketStore) -> None:
         self._agents = self._timed.read(store.available_agents)

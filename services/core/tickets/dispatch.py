@@ -47,6 +47,14 @@ def publish_pull(agent_id: str) -> None:
     _send(AGENT_PULL, agent_id, PULL_PRIORITY)
 
 
+def nudge_assign(ticket_id: str, priority: int) -> None:
+    """Ask for an assignment the sweep would otherwise make (a ticket back in the queue)."""
+    try:
+        publish_assign(ticket_id, priority)
+    except BrokerUnavailable as exc:
+        log.warning("assignment of ticket %s left to the sweep: %s", ticket_id, exc)
+
+
 def nudge_pull(agent_id: str) -> None:
     """Ask for a pull when it helps but is not owed to the client: the sweep does it otherwise."""
     try:

@@ -56,11 +56,25 @@ def eligible_filter(channel: str, skills: Sequence[str]) -> dict[str, Any]:
     return query
 
 
-def agent_key(strategy: Strategy, channel: str) -> Any:
-    """Best agent first; `_id` last so that equal agents come in a stable order."""
+def agent_key(strategy: Strategy, channel: str, preferred: Sequence[str] = ()) -> Any:
+    """Best agent first; `_id` last so that equal agents come in a stable order.
+
+    Agents with more of the `preferred` skills (those a widened ticket first asked for) first."""
+    wanted = set(preferred)
     if strategy is Strategy.LONGEST_IDLE:
-        return lambda a: (a["last_freed_at"], a["_id"])
-    return lambda a: (a[active_field(channel)], a["assigned_total"], a["_id"])
+        return lambda a: (-len(wanted.intersection(a["skills"])), a["last_freed_at"], a["_id"])
+    return lambda a: (
+        -len(wanted.intersection(a["skills"])),
+        a[active_field(channel)],
+        a["assigned_total"],
+        a["_id"],
+    )
+
+
+def declined(ticket: Doc, agent_id: str, now: datetime) -> bool:
+    """Whether the agent turned the ticket down (or let its offer lapse) too recently."""
+    until = ticket.get("declined", {}).get(agent_id)
+    return until is not None and until > now
 
 
 # -- tickets for an agent --------------------------------------------------------------------------

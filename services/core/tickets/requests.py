@@ -13,6 +13,7 @@ Skill = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Skills = Annotated[list[Skill], Field(max_length=50)]
 MAX_CAPACITY = 50
 DEFAULT_PRIORITY = 5
+AUTO_ACCEPT = "false: each ticket is first offered (reserved) until the agent accepts it"
 
 
 class _Strict(BaseModel):
@@ -42,6 +43,7 @@ class AgentRequest(_Strict):
     skills: Skills = Field(default_factory=list)
     channels: Channels
     status: AgentStatus = AgentStatus.AVAILABLE
+    auto_accept: bool = Field(True, strict=True, description=AUTO_ACCEPT)
 
 
 class AgentPatch(_Strict):
@@ -49,6 +51,7 @@ class AgentPatch(_Strict):
     skills: Skills | None = None
     channels: Channels | None = None
     status: AgentStatus | None = None
+    auto_accept: bool | None = Field(None, strict=True, description=AUTO_ACCEPT)
 
 
 class TicketRequest(_Strict):

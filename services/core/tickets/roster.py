@@ -35,7 +35,11 @@ class AgentBusy(Conflict):
 
 def create(store: TicketStore, request: AgentRequest) -> Doc:
     doc = new_agent(
-        request.name, request.skills, request.channels.capacities(), request.status.value
+        request.name,
+        request.skills,
+        request.channels.capacities(),
+        request.status.value,
+        request.auto_accept,
     )
     store.insert_agent(doc)
     return doc
@@ -46,13 +50,7 @@ def change(store: TicketStore, agent_id: str, patch: AgentPatch) -> tuple[Doc, b
 
     None for an unknown agent.
     """
-    fields: dict[str, Any] = {}
-    if patch.name is not None:
-        fields["name"] = patch.name
-    if patch.skills is not None:
-        fields["skills"] = sorted(set(patch.skills))
-    if patch.status is not None:
-        fields["status"] = patch.status.value
+    fields = _fields(patch)
     capacities = patch.channels.capacities() if patch.channels else {}
     for _ in range(PATCH_ATTEMPTS):
         agent = store.get_agent(agent_id)
@@ -65,6 +63,20 @@ def change(store: TicketStore, agent_id: str, patch: AgentPatch) -> tuple[Doc, b
         if changed is not None:
             return changed, _may_take_more(agent, changed)
     raise AgentBusy()
+
+
+def _fields(patch: AgentPatch) -> dict[str, Any]:
+    """The plain fields the patch sets, as stored."""
+    fields: dict[str, Any] = {}
+    if patch.name is not None:
+        fields["name"] = patch.name
+    if patch.skills is not None:
+        fields["skills"] = sorted(set(patch.skills))
+    if patch.status is not None:
+        fields["status"] = patch.status.value
+    if patch.auto_accept is not None:
+        fields["auto_accept"] = patch.auto_accept
+    return fields
 
 
 def _may_take_more(before: Doc, after: Doc) -> bool:

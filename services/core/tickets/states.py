@@ -1,7 +1,9 @@
 """Ticket and agent statuses, the channels, and the moves allowed between ticket statuses.
 
-waiting → assigned → completed
-waiting | assigned → cancelled
+waiting → assigned → completed                (an agent that accepts automatically)
+waiting → reserved → assigned → completed     (offered; the agent accepts)
+reserved → waiting                            (rejected, or no answer in time)
+waiting | reserved | assigned → cancelled
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ CHANNEL_RANK = {Channel.VOICE: 0, Channel.TEXT: 1}
 
 class TicketStatus(StrEnum):
     WAITING = "waiting"
+    RESERVED = "reserved"
     ASSIGNED = "assigned"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
 
 
 FINISHED = (TicketStatus.COMPLETED, TicketStatus.CANCELLED)
-CANCELLABLE = (TicketStatus.WAITING, TicketStatus.ASSIGNED)
+CANCELLABLE = (TicketStatus.WAITING, TicketStatus.RESERVED, TicketStatus.ASSIGNED)
+# The statuses in which a ticket holds a unit of its agent's capacity.
+HOLDING = (TicketStatus.RESERVED, TicketStatus.ASSIGNED)
 
 
 class AgentStatus(StrEnum):

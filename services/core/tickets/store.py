@@ -12,7 +12,7 @@ seen to have left `waiting`, so a waiting ticket always has an entry; a stale en
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -24,6 +24,7 @@ from services.core import clock, jsonfield, recent
 from services.core.config import PAGE_MAX_BYTES
 from services.core.tickets import matching
 from services.core.tickets.holds import Hold, new_hold
+from services.core.tickets.offers import OfferPolicy
 from services.core.tickets.states import (
     CHANNELS,
     FINISHED,
@@ -37,15 +38,33 @@ from services.core.tickets.states import (
 Doc = dict[str, Any]
 _AFTER = ReturnDocument.AFTER
 QUEUE_FIELDS = ("channel", "skills", "priority", "rank", "created_at")
+TICKET_TIMESTAMPS = (
+    "created_at",
+    "reserved_until",
+    "assigned_at",
+    "completed_at",
+    "cancelled_at",
+    "updated_at",
+)
 
 
-def new_agent(name: str, skills: Sequence[str], capacities: Mapping[str, int], status: str) -> Doc:
+def new_agent(
+    name: str,
+    skills: Sequence[str],
+    capacities: Mapping[str, int],
+    status: str,
+    auto_accept: bool = True,
+) -> Doc:
     t = clock.now()
     doc: Doc = {
         "_id": str(ObjectId()),
         "name": name,
         "skills": sorted(set(skills)),
         "status": status,
+        # False: each ticket is first offered (`reserved`) and waits for the agent's answer.
+        "auto_accept": auto_accept,
+        # Offers in a row the agent left unanswered (reset by an answer).
+        "missed_offers": 0,
         "holds": [],
         "assigned_total": 0,
         # A new agent counts as idle since it was created.
@@ -73,8 +92,17 @@ def new_ticket(channel: str, skills: Sequence[str], priority: int, data: Any) ->
         "status": TicketStatus.WAITING.value,
         "agent_id": None,
         "hold": None,
-        # Bumped by the sweep to void a reservation it gives up on (see `fence`).
+        # Bumped by the sweep to void a reservation it gives up on (see `fence`), and when an
+        # offer ends unaccepted.
         "epoch": 0,
+        # While `reserved`: when the offer lapses (an equality-filtered partial index holds these).
+        "reserved_until": None,
+        # The skills asked for before an escalation widened `skills`: agents with them come first.
+        "preferred_skills": [],
+        # Agent id → until when that agent is not offered this ticket again.
+        "declined": {},
+        # Offers, answers and widenings, oldest first.
+        "timeline": [],
         "created_at": t,
         "assigned_at": None,
         "completed_at": None,
@@ -100,6 +128,8 @@ def agent_to_api(doc: Doc) -> Doc:
         # The tickets holding this agent's capacity: its assigned ones, and any being assigned.
         "tickets": [h.split("|", 1)[0] for h in doc["holds"]],
         "assigned_total": doc["assigned_total"],
+        "auto_accept": doc.get("auto_accept", True),
+        "missed_offers": doc.get("missed_offers", 0),
         **{k: clock.iso(doc.get(k)) for k in ("last_freed_at", "created_at", "updated_at")},
     }
 
@@ -113,15 +143,31 @@ def ticket_to_api(doc: Doc) -> Doc:
         "data": jsonfield.load(doc["data"]),
         "status": doc["status"],
         "agent_id": doc.get("agent_id"),
-        **{
-            k: clock.iso(doc.get(k))
-            for k in ("created_at", "assigned_at", "completed_at", "cancelled_at", "updated_at")
-        },
+        "preferred_skills": doc.get("preferred_skills", []),
+        "timeline": [_event_to_api(e) for e in doc.get("timeline", [])],
+        **{k: clock.iso(doc.get(k)) for k in TICKET_TIMESTAMPS},
     }
 
 
+def event(kind: str, at: datetime, agent_id: str | None = None, skills: Any = None) -> Doc:
+    """One timeline entry: `offered`, `accepted`, `rejected`, `timed_out`, `assigned` (accepted
+    automatically) name the agent; `widened` names the skills now required."""
+    return {"event": kind, "at": at, "agent_id": agent_id, "skills": skills}
+
+
+def _event_to_api(doc: Doc) -> Doc:
+    return {**doc, "at": clock.iso(doc["at"])}
+
+
 class TicketStore:
-    def __init__(self, db: Database, *, page_max_bytes: int = PAGE_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        page_max_bytes: int = PAGE_MAX_BYTES,
+        offers: OfferPolicy | None = None,
+    ) -> None:
+        self.offers = offers or OfferPolicy()
         self.agents: Collection = db["agents"]
         self.page_max_bytes = page_max_bytes
         self.tickets: Collection = db["tickets"]
@@ -132,6 +178,13 @@ class TicketStore:
         self.tickets.create_index([("agent_id", ASCENDING), ("_id", DESCENDING)])
         self.tickets.create_index([("assigned_at", ASCENDING)])
         self.tickets.create_index([("abandoned_at", ASCENDING)], sparse=True)
+        # Offers awaiting an answer only, so the sweep's look for lapsed ones is bounded by the
+        # tickets in flight. Equality, not `$in`: secantusd-rs ignores partial indexes with `$in`.
+        self.tickets.create_index(
+            [("reserved_until", ASCENDING)],
+            name="offers_open",
+            partialFilterExpression={"status": TicketStatus.RESERVED.value},
+        )
         self.queue.create_index(matching.WAITING_SORT)
         # Agents are read by who is available (assignment) and who holds capacity (the sweep);
         # the second index holds busy agents only, so the sweep never walks the whole roster.
@@ -284,21 +337,109 @@ class TicketStore:
         tickets = self.tickets.find(query).sort("_id", DESCENDING).limit(limit + 1)
         return recent.bounded(tickets, limit, max_bytes)
 
-    def commit(self, ticket: Doc, agent_id: str, hold: Hold) -> Doc | None:
-        """waiting → assigned, unless the ticket moved on or the sweep voided this reservation."""
+    def commit(self, ticket: Doc, agent_id: str, hold: Hold, offer: bool = False) -> Doc | None:
+        """waiting → assigned (or → reserved, an `offer` awaiting the agent's answer), unless the
+        ticket moved on or the sweep voided this reservation."""
         t = clock.now()
+        changes: Doc = {"agent_id": agent_id, "hold": str(hold), "updated_at": t}
+        if offer:
+            changes["status"] = TicketStatus.RESERVED.value
+            changes["reserved_until"] = t + timedelta(seconds=self.offers.timeout)
+        else:
+            changes["status"] = TicketStatus.ASSIGNED.value
+            changes["assigned_at"] = t
+        kind = "offered" if offer else "assigned"
         return self.tickets.find_one_and_update(
             {"_id": ticket["_id"], "status": TicketStatus.WAITING.value, "epoch": ticket["epoch"]},
+            {"$set": changes, "$push": {"timeline": event(kind, t, agent_id)}},
+            return_document=_AFTER,
+        )
+
+    def accept(self, ticket_id: str, agent_id: str) -> Doc | None:
+        """reserved → assigned for the agent it was offered to; None if it is not on offer to it."""
+        t = clock.now()
+        return self.tickets.find_one_and_update(
+            {"_id": ticket_id, "status": TicketStatus.RESERVED.value, "agent_id": agent_id},
             {
                 "$set": {
                     "status": TicketStatus.ASSIGNED.value,
-                    "agent_id": agent_id,
-                    "hold": str(hold),
+                    "reserved_until": None,
                     "assigned_at": t,
                     "updated_at": t,
-                }
+                },
+                "$push": {"timeline": event("accepted", t, agent_id)},
             },
             return_document=_AFTER,
+        )
+
+    def unreserve(self, ticket: Doc, kind: str) -> Doc | None:
+        """reserved → waiting: the offer named in `ticket` was rejected or timed out (`kind`).
+
+        The agent is not offered the ticket again for the policy's cooldown, and the epoch moves
+        on so that no reservation made before this can commit. None if the offer already ended.
+        """
+        t = clock.now()
+        agent_id = ticket["agent_id"]
+        until = t + timedelta(seconds=self.offers.cooldown)
+        return self.tickets.find_one_and_update(
+            {"_id": ticket["_id"], "status": TicketStatus.RESERVED.value, "hold": ticket["hold"]},
+            {
+                "$set": {
+                    "status": TicketStatus.WAITING.value,
+                    "agent_id": None,
+                    "hold": None,
+                    "reserved_until": None,
+                    f"declined.{agent_id}": until,
+                    "updated_at": t,
+                },
+                "$inc": {"epoch": 1},
+                "$push": {"timeline": event(kind, t, agent_id)},
+            },
+            return_document=_AFTER,
+        )
+
+    def lapsed_offers(self, now: datetime) -> list[Doc]:
+        """Reserved tickets whose offer is past its time (served by the `offers_open` index)."""
+        query = {"status": TicketStatus.RESERVED.value, "reserved_until": {"$lt": now}}
+        return list(self.tickets.find(query))
+
+    def widen(self, ticket: Doc, skills: Sequence[str]) -> Doc | None:
+        """Require `skills` instead of the ticket's current ones, if it still waits with those."""
+        t = clock.now()
+        preferred = ticket.get("preferred_skills") or ticket["skills"]
+        wanted = sorted(set(skills))
+        return self.tickets.find_one_and_update(
+            {
+                "_id": ticket["_id"],
+                "status": TicketStatus.WAITING.value,
+                "skills": ticket["skills"],
+            },
+            {
+                "$set": {"skills": wanted, "preferred_skills": preferred, "updated_at": t},
+                "$push": {"timeline": event("widened", t, skills=wanted)},
+            },
+            return_document=_AFTER,
+        )
+
+    def count_miss(self, agent_id: str, misses_away: int) -> Doc | None:
+        """One more offer left unanswered; at `misses_away` in a row the agent is set `away`."""
+        agent = self.agents.find_one_and_update(
+            {"_id": agent_id},
+            {"$inc": {"missed_offers": 1}, "$set": {"updated_at": clock.now()}},
+            return_document=_AFTER,
+        )
+        if agent is None or agent["missed_offers"] < misses_away:
+            return agent
+        return self.agents.find_one_and_update(
+            {"_id": agent_id, "status": AgentStatus.AVAILABLE.value},
+            {"$set": {"status": AgentStatus.AWAY.value, "missed_offers": 0}},
+            return_document=_AFTER,
+        )
+
+    def answered(self, agent_id: str) -> None:
+        """The agent answered an offer: its run of misses ends."""
+        self.agents.update_one(
+            {"_id": agent_id, "missed_offers": {"$gt": 0}}, {"$set": {"missed_offers": 0}}
         )
 
     def finish(
@@ -332,6 +473,14 @@ class TicketStore:
         return list(self.tickets.find({"abandoned_at": {"$gte": since}}, fields))
 
     # -- the queue of waiting tickets -------------------------------------------------------------
+
+    def enqueue(self, ticket: Doc) -> None:
+        """(Re)write the ticket's queue entry, from its creation time: it keeps its place by age."""
+        entry = {k: ticket[k] for k in QUEUE_FIELDS}
+        self.queue.replace_one({"_id": ticket["_id"]}, entry, upsert=True)
+
+    def set_entry_skills(self, ticket_id: str, skills: Sequence[str]) -> None:
+        self.queue.update_one({"_id": ticket_id}, {"$set": {"skills": list(skills)}})
 
     def dequeue(self, ticket_id: str) -> None:
         self.queue.delete_one({"_id": ticket_id})
