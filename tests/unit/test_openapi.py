@@ -85,6 +85,7 @@ def test_links_chain_creation_to_the_resource(spec: dict[str, Any]) -> None:
 def test_fixed_sets_are_enums(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["Job"]["properties"]["status"]["enum"] == [
+        "blocked",
         "scheduled",
         "pending",
         "queued",
