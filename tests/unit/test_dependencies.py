@@ -1,0 +1,349 @@
+"""Job dependencies: blocked children, their release or cancellation when parents end, the sweep
+that repairs a settle a dead process never made, and what the API says of all of it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from pydantic import BaseModel
+
+from services.core import clock
+from services.core.apikeys import Scope
+from services.core.jobs import dependencies
+from services.core.jobs.context import JobContext, PermanentError
+from services.core.jobs.publisher import StubPublisher
+from services.core.jobs.registry import job_type
+from services.core.jobs.store import Doc, JobStore
+from services.core.runtime import Runtime
+from services.worker import maintenance_tasks
+from services.worker.tasks import run_job
+from tests.unit.conftest import ClientFor
+
+
+class Mode(BaseModel):
+    mode: str = "ok"
+
+
+@pytest.fixture(autouse=True)
+def family_type() -> None:
+    """`family`: returns its parents' results, or fails for good when told to."""
+
+    @job_type("family", Mode)
+    def family(payload: Mode, ctx: JobContext) -> Any:
+        if payload.mode == "fail":
+            raise PermanentError("told to fail")
+        return {"me": ctx.job_id, "parents": ctx.parent_results()}
+
+
+def _submit(client: FlaskClient, **body: Any) -> Doc:
+    reply = client.post("/jobs", json={"type": "family", **body})
+    assert reply.status_code == 202, reply.get_json()
+    job: Doc = reply.get_json()
+    return job
+
+
+def _job(client: FlaskClient, job_id: str) -> Doc:
+    job: Doc = client.get(f"/jobs/{job_id}").get_json()
+    return job
+
+
+def _published(publisher: StubPublisher) -> list[str]:
+    return [job_id for job_id, _, _ in publisher.messages]
+
+
+def _events(job: Doc) -> list[tuple[str, str | None]]:
+    return [(e["event"], e["parent"]) for e in job["timeline"]]
+
+
+# -- release --------------------------------------------------------------------------------------
+
+
+def test_a_child_waits_blocked_then_runs_once_its_parent_succeeds(
+    client: FlaskClient, publisher: StubPublisher
+) -> None:
+    parent = _submit(client)
+    child = _submit(client, depends_on=[parent["id"]])
+    assert child["status"] == "blocked" and child["depends_on"] == [parent["id"]]
+    assert _published(publisher) == [parent["id"]]
+
+    assert run_job.apply(args=[parent["id"]]).get() == "succeeded"
+    released = _job(client, child["id"])
+    assert released["status"] == "queued"
+    assert _published(publisher) == [parent["id"], child["id"]]
+    assert _events(released) == [("blocked", None), ("released", parent["id"])]
+
+    assert run_job.apply(args=[child["id"]]).get() == "succeeded"
+    result = _job(client, child["id"])["result"]
+    assert result["parents"] == {parent["id"]: {"me": parent["id"], "parents": {}}}
+
+
+def test_a_child_of_two_parents_waits_for_both(
+    client: FlaskClient, publisher: StubPublisher
+) -> None:
+    first, second = _submit(client), _submit(client)
+    child = _submit(client, depends_on=[first["id"], second["id"], first["id"]])
+    assert child["depends_on"] == [first["id"], second["id"]]
+    run_job.apply(args=[first["id"]]).get()
+    assert _job(client, child["id"])["status"] == "blocked"
+    run_job.apply(args=[second["id"]]).get()
+    assert _job(client, child["id"])["status"] == "queued"
+    assert _published(publisher).count(child["id"]) == 1
+
+
+def test_a_parent_that_already_succeeded_counts_as_done(
+    client: FlaskClient, publisher: StubPublisher
+) -> None:
+    parent = _submit(client)
+    run_job.apply(args=[parent["id"]]).get()
+    child = _submit(client, depends_on=[parent["id"]])
+    assert child["status"] == "queued" and child["id"] in _published(publisher)
+    assert child["timeline"][0]["detail"] == "every parent had already succeeded"
+
+
+def test_a_released_child_with_a_start_time_ahead_waits_for_it(client: FlaskClient) -> None:
+    parent = _submit(client)
+    child = _submit(client, depends_on=[parent["id"]], delay_seconds=3600)
+    assert child["status"] == "blocked"
+    run_job.apply(args=[parent["id"]]).get()
+    assert _job(client, child["id"])["status"] == "scheduled"
+
+
+def test_a_batch_names_earlier_jobs_by_index(
+    client: FlaskClient, publisher: StubPublisher
+) -> None:
+    reply = client.post(
+        "/jobs/batch",
+        json={
+            "jobs": [
+                {"type": "family"},
+                {"type": "family", "depends_on_index": [0]},
+                {"type": "family", "depends_on_index": [0, 1]},
+            ]
+        },
+    )
+    assert reply.status_code == 202, reply.get_json()
+    a, b, c = reply.get_json()["jobs"]
+    assert [a["status"], b["status"], c["status"]] == ["queued", "blocked", "blocked"]
+    assert c["depends_on"] == [a["id"], b["id"]]
+    assert _published(publisher) == [a["id"]]
+
+    run_job.apply(args=[a["id"]]).get()
+    assert [_job(client, j["id"])["status"] for j in (b, c)] == ["queued", "blocked"]
+    run_job.apply(args=[b["id"]]).get()
+    assert _job(client, c["id"])["status"] == "queued"
+    assert _published(publisher) == [a["id"], b["id"], c["id"]]
+
+
+# -- cancellation ---------------------------------------------------------------------------------
+
+
+def test_a_parent_failing_for_good_cancels_its_descendants(
+    client: FlaskClient, publisher: StubPublisher
+) -> None:
+    parent = _submit(client, payload={"mode": "fail"})
+    child = _submit(client, depends_on=[parent["id"]])
+    grandchild = _submit(client, depends_on=[child["id"]])
+    other = _submit(client)
+    bystander = _submit(client, depends_on=[other["id"]])
+
+    run_job.apply(args=[parent["id"]])
+    for job, cause in ((child, parent["id"]), (grandchild, child["id"])):
+        ended = _job(client, job["id"])
+        assert ended["status"] == "cancelled"
+        assert ended["error"] == f"parent job {cause} " + ("failed" if job is child else "cancelled")
+        assert _events(ended)[-1] == ("cancelled", cause)
+    assert _job(client, bystander["id"])["status"] == "blocked"
+    assert child["id"] not in _published(publisher)
+    stats = client.get("/stats").get_json()["jobs"]["by_type"]["family"]
+    assert stats["cancelled"] == 2 and stats["blocked"] == 1
+
+
+def test_cancelling_a_parent_by_hand_cancels_its_children(client: FlaskClient) -> None:
+    parent = _submit(client)
+    child = _submit(client, depends_on=[parent["id"]])
+    assert client.post(f"/jobs/{parent['id']}/cancel").status_code == 200
+    assert _job(client, child["id"])["error"] == f"parent job {parent['id']} cancelled"
+
+
+def test_a_blocked_job_can_be_cancelled_and_its_parent_then_releases_nothing(
+    client: FlaskClient, publisher: StubPublisher
+) -> None:
+    parent = _submit(client)
+    child = _submit(client, depends_on=[parent["id"]])
+    assert client.post(f"/jobs/{child['id']}/cancel").get_json()["status"] == "cancelled"
+    run_job.apply(args=[parent["id"]]).get()
+    assert _job(client, child["id"])["status"] == "cancelled"
+    assert child["id"] not in _published(publisher)
+
+
+@pytest.mark.parametrize("ending", ["fail", "cancel"])
+def test_a_parent_already_failed_or_cancelled_is_refused_409(
+    client: FlaskClient, store: JobStore, ending: str
+) -> None:
+    parent = _submit(client, payload={"mode": "fail"})
+    if ending == "fail":
+        run_job.apply(args=[parent["id"]])
+    else:
+        client.post(f"/jobs/{parent['id']}/cancel")
+    before = store.jobs.count_documents({})
+    reply = client.post("/jobs", json={"type": "family", "depends_on": [parent["id"]]})
+    assert reply.status_code == 409
+    assert reply.get_json()["field"] == "depends_on.0"
+    assert reply.get_json()["parent"] == parent["id"]
+    assert store.jobs.count_documents({}) == before
+
+
+# -- what a submit refuses ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/jobs", {"type": "family", "depends_on": ["0" * 24]}, 404, "depends_on.0"),
+        ("/jobs", {"type": "family", "depends_on": ["nope"]}, 400, "depends_on.0"),
+        ("/jobs", {"type": "family", "depends_on_index": [0]}, 400, "depends_on_index"),
+        ("/jobs/batch", {"jobs": [{"type": "family", "depends_on_index": [0]}]}, 404,
+         "jobs.0.depends_on_index.0"),
+        ("/jobs/batch", {"jobs": [{"type": "family"}, {"type": "family", "depends_on_index": [2]}]},
+         404, "jobs.1.depends_on_index.0"),
+        ("/jobs/batch", {"jobs": [{"type": "family", "depends_on": ["1" * 24]}]}, 404,
+         "jobs.0.depends_on.0"),
+        ("/jobs/dry-run", {"jobs": [{"type": "family", "depends_on_index": [1]}, {"type": "noop"}]},
+         404, "jobs.0.depends_on_index.0"),
+        ("/schedules", {"name": "s", "every_seconds": 60,
+                        "job": {"type": "family", "depends_on": ["1" * 24]}}, 400,
+         "job.depends_on"),
+    ],
+)  # fmt: skip
+def test_a_graph_that_cannot_be_is_refused_naming_the_field(
+    client: FlaskClient, store: JobStore, path: str, body: Doc, status: int, field: str
+) -> None:
+    reply = client.post(path, json=body)
+    assert reply.status_code == status, reply.get_json()
+    assert reply.get_json()["field"] == field
+    assert store.jobs.count_documents({}) == 0
+
+
+def test_a_key_names_as_parents_only_jobs_it_may_read(client_for: ClientFor) -> None:
+    mine, theirs = client_for(Scope.JOBS_WRITE), client_for(Scope.JOBS_WRITE)
+    parent = _submit(theirs)
+    refused = mine.post("/jobs", json={"type": "noop", "depends_on": [parent["id"]]})
+    assert refused.status_code == 404 and refused.get_json()["field"] == "depends_on.0"
+    assert _submit(theirs, depends_on=[parent["id"]])["status"] == "blocked"
+
+
+# -- races and repairs ----------------------------------------------------------------------------
+
+
+def test_a_parent_ending_while_its_child_is_recorded_still_releases_it(
+    client: FlaskClient, runtime: Runtime, publisher: StubPublisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = _submit(client)
+    flag = dependencies.flag_parents
+
+    def parent_ends_meanwhile(store: JobStore, docs: list[Doc]) -> None:
+        flag(store, docs)
+        # The parent ends after the child's look-up, before its record: it finds no child.
+        run_job.apply(args=[parent["id"]]).get()
+
+    monkeypatch.setattr(dependencies, "flag_parents", parent_ends_meanwhile)
+    child = _submit(client, depends_on=[parent["id"]])
+    assert child["status"] == "queued"
+    assert _published(publisher).count(child["id"]) == 1
+
+
+def _ended_unsettled(runtime: Runtime, client: FlaskClient, mode: str = "ok") -> tuple[Doc, Doc]:
+    """A parent that ended in a process that died before settling its child."""
+    parent = _submit(client, payload={"mode": mode})
+    child = _submit(client, depends_on=[parent["id"]])
+    runtime.attempts.parents_ended = None
+    run_job.apply(args=[parent["id"]])
+    assert _job(client, child["id"])["status"] == "blocked"
+    return parent, child
+
+
+def _age(store: JobStore, job_id: str, seconds: float) -> None:
+    past = clock.now() - timedelta(seconds=seconds)
+    store.jobs.update_one({"_id": job_id}, {"$set": {"finished_at": past}})
+
+
+def test_the_sweep_releases_a_child_its_parent_never_settled(
+    client: FlaskClient, runtime: Runtime, publisher: StubPublisher, store: JobStore
+) -> None:
+    parent, child = _ended_unsettled(runtime, client)
+    # Within the grace the sweep leaves it: the parent's own process may still be settling.
+    assert maintenance_tasks.sweep_dependencies.apply().get() == 0
+    _age(store, parent["id"], runtime.settings.dependency_grace + 1)
+
+    assert maintenance_tasks.sweep_dependencies.apply().get() == 1
+    assert _job(client, child["id"])["status"] == "queued"
+    assert _published(publisher).count(child["id"]) == 1
+    # Settled, the parent leaves the sweep's index, and a second sweep finds nothing.
+    assert "dependants" not in store.jobs.find_one({"_id": parent["id"]})
+    assert maintenance_tasks.sweep_dependencies.apply().get() == 0
+    assert _published(publisher).count(child["id"]) == 1
+
+
+def test_the_sweep_cancels_the_child_of_a_parent_that_failed_unsettled(
+    client: FlaskClient, runtime: Runtime, store: JobStore
+) -> None:
+    parent, child = _ended_unsettled(runtime, client, mode="fail")
+    _age(store, parent["id"], runtime.settings.dependency_grace + 1)
+    assert maintenance_tasks.sweep_dependencies.apply().get() == 1
+    assert _job(client, child["id"])["status"] == "cancelled"
+
+
+def test_two_settlers_release_a_child_once(
+    client: FlaskClient, runtime: Runtime, publisher: StubPublisher
+) -> None:
+    parent, child = _ended_unsettled(runtime, client)
+    first = dependencies.settle(runtime.jobs, publisher, runtime.settings, [parent["id"]])
+    second = dependencies.settle(runtime.jobs, publisher, runtime.settings, [parent["id"]])
+    assert (first.released, second.released) == ([child["id"]], [])
+    assert _published(publisher).count(child["id"]) == 1
+
+
+def test_a_settle_that_fails_is_left_to_the_sweep_and_the_outcome_stands(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = _submit(client)
+    child = _submit(client, depends_on=[parent["id"]])
+
+    def database_gone(*_args: object) -> None:
+        from pymongo.errors import AutoReconnect
+
+        raise AutoReconnect("gone")
+
+    monkeypatch.setattr(dependencies, "settle", database_gone)
+    assert run_job.apply(args=[parent["id"]]).get() == "succeeded"
+    assert _job(client, child["id"])["status"] == "blocked"
+
+
+# -- dry run and counts ---------------------------------------------------------------------------
+
+
+def test_a_dry_run_answers_with_the_graph_and_records_nothing(
+    client: FlaskClient, store: JobStore
+) -> None:
+    done = _submit(client)
+    run_job.apply(args=[done["id"]]).get()
+    waiting = _submit(client)
+    before = store.jobs.count_documents({})
+    reply = client.post(
+        "/jobs/dry-run",
+        json={
+            "jobs": [
+                {"type": "family", "depends_on": [done["id"]]},
+                {"type": "family", "depends_on": [waiting["id"]]},
+                {"type": "family", "depends_on_index": [0]},
+            ]
+        },
+    )
+    assert reply.status_code == 200, reply.get_json()
+    jobs = reply.get_json()["jobs"]
+    assert [j["status"] for j in jobs] == ["pending", "blocked", "blocked"]
+    assert jobs[2]["depends_on_index"] == [0] and jobs[1]["depends_on"] == [waiting["id"]]
+    assert store.jobs.count_documents({}) == before
