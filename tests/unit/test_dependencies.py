@@ -111,9 +111,7 @@ def test_a_released_child_with_a_start_time_ahead_waits_for_it(client: FlaskClie
     assert _job(client, child["id"])["status"] == "scheduled"
 
 
-def test_a_batch_names_earlier_jobs_by_index(
-    client: FlaskClient, publisher: StubPublisher
-) -> None:
+def test_a_batch_names_earlier_jobs_by_index(client: FlaskClient, publisher: StubPublisher) -> None:
     reply = client.post(
         "/jobs/batch",
         json={
@@ -150,11 +148,11 @@ def test_a_parent_failing_for_good_cancels_its_descendants(
     bystander = _submit(client, depends_on=[other["id"]])
 
     run_job.apply(args=[parent["id"]])
-    for job, cause in ((child, parent["id"]), (grandchild, child["id"])):
+    for job, cause, how in ((child, parent, "failed"), (grandchild, child, "cancelled")):
         ended = _job(client, job["id"])
         assert ended["status"] == "cancelled"
-        assert ended["error"] == f"parent job {cause} " + ("failed" if job is child else "cancelled")
-        assert _events(ended)[-1] == ("cancelled", cause)
+        assert ended["error"] == f"parent job {cause['id']} {how}"
+        assert _events(ended)[-1] == ("cancelled", cause["id"])
     assert _job(client, bystander["id"])["status"] == "blocked"
     assert child["id"] not in _published(publisher)
     stats = client.get("/stats").get_json()["jobs"]["by_type"]["family"]
