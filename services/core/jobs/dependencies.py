@@ -285,6 +285,11 @@ def _timeline(entry: Doc) -> Doc:
     return {"timeline": {"$each": [entry], "$slice": -TIMELINE_KEPT}}
 
 
+def released_to(run_at: datetime | None, now: datetime) -> JobStatus:
+    """A released job waits for its own start time, if it has one still ahead."""
+    return JobStatus.SCHEDULED if run_at is not None and run_at > now else JobStatus.PENDING
+
+
 def _release(
     store: JobStore,
     publisher: Publisher | None,
@@ -294,15 +299,13 @@ def _release(
 ) -> list[str]:
     t = clock.now()
     entry = _entry("released", cause, "every parent has succeeded", t)
+    groups: dict[JobStatus, list[str]] = defaultdict(list)
+    for child in children:
+        groups[released_to(child.get("run_at"), t)].append(child["_id"])
     moved: list[Doc] = []
-    for status, group in (
-        (JobStatus.SCHEDULED, [c for c in children if c.get("run_at") and c["run_at"] > t]),
-        (JobStatus.PENDING, [c for c in children if not (c.get("run_at") and c["run_at"] > t)]),
-    ):
-        if group:
-            update = {"$set": {"status": status.value, "updated_at": t}, "$push": _timeline(entry)}
-            fields = {"priority": 1, "status": 1, "type": 1}
-            moved += _moved(store, [c["_id"] for c in group], update, fields)
+    for status, ids in groups.items():
+        update = {"$set": {"status": status.value, "updated_at": t}, "$push": _timeline(entry)}
+        moved += _moved(store, ids, update, {"priority": 1, "status": 1, "type": 1})
     due = [doc for doc in moved if doc["status"] == JobStatus.PENDING.value]
     if due and publisher is not None:
         # Not confirmed: left pending, the relay publishes them after OUTBOX_GRACE.
