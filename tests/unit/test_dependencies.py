@@ -157,6 +157,8 @@ def test_a_parent_failing_for_good_cancels_its_descendants(
     assert child["id"] not in _published(publisher)
     stats = client.get("/stats").get_json()["jobs"]["by_type"]["family"]
     assert stats["cancelled"] == 2 and stats["blocked"] == 1
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'switchboard_jobs{status="blocked",type="family"} 1.0' in metrics
 
 
 def test_cancelling_a_parent_by_hand_cancels_its_children(client: FlaskClient) -> None:
