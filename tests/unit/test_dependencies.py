@@ -354,3 +354,40 @@ def test_a_dry_run_answers_with_the_graph_and_records_nothing(
     assert [j["status"] for j in jobs] == ["pending", "blocked", "blocked"]
     assert jobs[2]["depends_on_index"] == [0] and jobs[1]["depends_on"] == [waiting["id"]]
     assert store.jobs.count_documents({}) == before
+
+
+# -- pure rules -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("statuses", "verdict"),
+    [
+        ({"a": "succeeded", "b": "succeeded"}, ("release", None)),
+        # Gone: retention deleted it, and it only deletes succeeded and cancelled jobs.
+        ({"a": "succeeded"}, ("release", None)),
+        ({"a": "succeeded", "b": "running"}, ("wait", None)),
+        ({"a": "retrying", "b": "blocked"}, ("wait", None)),
+        ({"a": "queued", "b": "failed"}, ("cancel", "b")),
+        ({"a": "cancelled", "b": "failed"}, ("cancel", "a")),
+    ],
+)
+def test_a_childs_verdict_follows_its_parents(statuses: dict[str, str], verdict: tuple) -> None:
+    assert dependencies.verdict_of(["a", "b"], statuses) == verdict
+
+
+def test_a_released_job_keeps_its_own_start_time() -> None:
+    now = clock.now()
+    assert dependencies.released_to(None, now).value == "pending"
+    assert dependencies.released_to(now, now).value == "pending"
+    assert dependencies.released_to(now + timedelta(seconds=1), now).value == "scheduled"
+
+
+def test_a_parent_deleted_by_retention_reads_as_no_result(
+    client: FlaskClient, store: JobStore
+) -> None:
+    parent = _submit(client)
+    run_job.apply(args=[parent["id"]]).get()
+    gone = "f" * 24
+    results = dependencies.results_of(store, [gone, parent["id"]])
+    assert list(results) == [gone, parent["id"]]
+    assert results == {gone: None, parent["id"]: {"me": parent["id"], "parents": {}}}
