@@ -126,6 +126,12 @@ def _model_schemas() -> dict[str, Schema]:
     schemas: dict[str, Schema] = defs.get("$defs", {})
     # A start time is given one way or the other, never both (a validator JSON Schema cannot see).
     schemas["JobRequest"]["not"] = {"required": ["run_at", "delay_seconds"]}
+    # `\s` is Unicode White_Space to pydantic (U+0085 among it), not to a JSON Schema (ECMA)
+    # regex: spelt out, both read the callback URL's pattern alike.
+    callback = schemas["JobRequest"]["properties"]["callback_url"]["anyOf"][0]
+    callback["pattern"] = (
+        callback["pattern"].replace(r"\s", WHITE_SPACE).replace(r"\S", f"[^{WHITE_SPACE}]")
+    )
     # `WordCountPayload` checks "exactly one of text or url" in a validator JSON Schema cannot see,
     # and takes http and https URLs only.
     if word_count := schemas.get("WordCountPayload"):
