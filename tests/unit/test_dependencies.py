@@ -391,3 +391,17 @@ def test_a_parent_deleted_by_retention_reads_as_no_result(
     results = dependencies.results_of(store, [gone, parent["id"]])
     assert list(results) == [gone, parent["id"]]
     assert results == {gone: None, parent["id"]: {"me": parent["id"], "parents": {}}}
+
+
+def test_a_replayed_submit_answers_with_its_first_job_whatever_the_parent_became(
+    client: FlaskClient,
+) -> None:
+    parent = _submit(client, payload={"mode": "fail"})
+    body = {"type": "family", "depends_on": [parent["id"]]}
+    first = client.post("/jobs", json=body, headers={"Idempotency-Key": "child-1"})
+    assert first.status_code == 202 and first.get_json()["status"] == "blocked"
+    run_job.apply(args=[parent["id"]])
+    again = client.post("/jobs", json=body, headers={"Idempotency-Key": "child-1"})
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert again.get_json()["status"] == "cancelled"

@@ -218,14 +218,15 @@ def submit(
     """Record and publish one job; with a known key, the job made the first time instead.
     `schedule`: the schedule and tick it is made for; `visible`: which jobs the submitter may
     name as parents."""
-    statuses = parent_statuses(committer.store, [job], False, visible)
-    parents = _unique(job.depends_on or [])
+    store = committer.store
+    existing = store.get_by_idempotency_key(idempotency_key) if idempotency_key else None
     doc = _record(job, default_attempts, submitted_by, idempotency_key, schedule)
-    dependencies.attach(doc, parents, statuses)
+    if existing is None:
+        # A replay answers with the job made the first time, whatever its parents became since.
+        statuses = parent_statuses(store, [job], False, visible)
+        dependencies.attach(doc, _unique(job.depends_on or []), statuses)
     if idempotency_key is None:
         return _commit(committer, [doc])[0], True
-    store = committer.store
-    existing = store.get_by_idempotency_key(idempotency_key)
     if existing is None:
         dependencies.flag_parents(store, [doc])
         try:
