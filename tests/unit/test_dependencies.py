@@ -73,7 +73,16 @@ def test_a_child_waits_blocked_then_runs_once_its_parent_succeeds(
     released = _job(client, child["id"])
     assert released["status"] == "queued"
     assert _published(publisher) == [parent["id"], child["id"]]
-    assert _events(released) == [("blocked", None), ("released", parent["id"])]
+    blocked, release = released["timeline"]
+    assert blocked == {
+        "at": child["created_at"],
+        "event": "blocked",
+        "parent": None,
+        "detail": "waiting for 1 of 1 parents",
+    }
+    assert release["event"] == "released" and release["parent"] == parent["id"]
+    assert release["detail"] == "every parent has succeeded"
+    assert child["created_at"] <= release["at"] <= released["queued_at"]
 
     assert run_job.apply(args=[child["id"]]).get() == "succeeded"
     result = _job(client, child["id"])["result"]
@@ -83,9 +92,12 @@ def test_a_child_waits_blocked_then_runs_once_its_parent_succeeds(
 def test_a_child_of_two_parents_waits_for_both(
     client: FlaskClient, publisher: StubPublisher
 ) -> None:
-    first, second = _submit(client), _submit(client)
-    child = _submit(client, depends_on=[first["id"], second["id"], first["id"]])
-    assert child["depends_on"] == [first["id"], second["id"]]
+    first, second, third = _submit(client), _submit(client), _submit(client)
+    run_job.apply(args=[third["id"]]).get()
+    parents = [first["id"], second["id"], first["id"], third["id"]]
+    child = _submit(client, depends_on=parents)
+    assert child["depends_on"] == [first["id"], second["id"], third["id"]]
+    assert child["timeline"][0]["detail"] == "waiting for 2 of 3 parents"
     run_job.apply(args=[first["id"]]).get()
     assert _job(client, child["id"])["status"] == "blocked"
     run_job.apply(args=[second["id"]]).get()
@@ -100,7 +112,14 @@ def test_a_parent_that_already_succeeded_counts_as_done(
     run_job.apply(args=[parent["id"]]).get()
     child = _submit(client, depends_on=[parent["id"]])
     assert child["status"] == "queued" and child["id"] in _published(publisher)
-    assert child["timeline"][0]["detail"] == "every parent had already succeeded"
+    assert child["timeline"] == [
+        {
+            "at": child["created_at"],
+            "event": "released",
+            "parent": None,
+            "detail": "every parent had already succeeded",
+        }
+    ]
 
 
 def test_a_released_child_with_a_start_time_ahead_waits_for_it(client: FlaskClient) -> None:
@@ -191,6 +210,10 @@ def test_a_parent_already_failed_or_cancelled_is_refused_409(
     before = store.jobs.count_documents({})
     reply = client.post("/jobs", json={"type": "family", "depends_on": [parent["id"]]})
     assert reply.status_code == 409
+    status = {"fail": "failed", "cancel": "cancelled"}[ending]
+    assert reply.get_json()["error"] == (
+        f"depends_on.0: parent job {parent['id']} is {status}; retry it first, or submit without it"
+    )
     assert reply.get_json()["field"] == "depends_on.0"
     assert reply.get_json()["parent"] == parent["id"]
     assert store.jobs.count_documents({}) == before
@@ -225,6 +248,20 @@ def test_a_graph_that_cannot_be_is_refused_naming_the_field(
     assert reply.status_code == status, reply.get_json()
     assert reply.get_json()["field"] == field
     assert store.jobs.count_documents({}) == 0
+
+
+def test_the_refusals_say_what_is_wrong(client: FlaskClient) -> None:
+    unknown = client.post("/jobs", json={"type": "family", "depends_on": ["0" * 24]})
+    assert unknown.get_json()["error"] == f"depends_on.0: no job {'0' * 24}"
+    alone = client.post("/jobs", json={"type": "family", "depends_on_index": [0]})
+    assert alone.get_json()["error"] == (
+        "depends_on_index: names jobs of the same batch: only in POST /jobs/batch"
+    )
+    ahead = client.post("/jobs/batch", json={"jobs": [{"type": "family", "depends_on_index": [0]}]})
+    assert ahead.get_json()["error"] == (
+        "jobs.0.depends_on_index.0: no job at index 0 before this one (a job may depend only on "
+        "earlier jobs of its batch)"
+    )
 
 
 def test_a_key_names_as_parents_only_jobs_it_may_read(client_for: ClientFor) -> None:
@@ -291,9 +328,12 @@ def test_the_sweep_cancels_the_child_of_a_parent_that_failed_unsettled(
     client: FlaskClient, runtime: Runtime, store: JobStore
 ) -> None:
     parent, child = _ended_unsettled(runtime, client, mode="fail")
+    grandchild = _submit(client, depends_on=[child["id"]])
     _age(store, parent["id"], runtime.settings.dependency_grace + 1)
-    assert maintenance_tasks.sweep_dependencies.apply().get() == 1
+    # Two generations in one sweep: the child, then the grandchild it held.
+    assert maintenance_tasks.sweep_dependencies.apply().get() == 2
     assert _job(client, child["id"])["status"] == "cancelled"
+    assert _job(client, grandchild["id"])["error"] == f"parent job {child['id']} cancelled"
 
 
 def test_two_settlers_release_a_child_once(
