@@ -445,3 +445,28 @@ def test_a_replayed_submit_answers_with_its_first_job_whatever_the_parent_became
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["id"] == first.get_json()["id"]
     assert again.get_json()["status"] == "cancelled"
+
+
+def test_a_parents_end_moves_all_its_children_at_once(
+    client: FlaskClient, runtime: Runtime, publisher: StubPublisher
+) -> None:
+    runtime.attempts.parents_ended = None
+    parent = _submit(client)
+    now, later = (
+        _submit(client, depends_on=[parent["id"]], **d) for d in ({}, {"delay_seconds": 60})
+    )
+    failing = _submit(client, payload={"mode": "fail"})
+    doomed = [_submit(client, depends_on=[failing["id"]]) for _ in range(2)]
+    run_job.apply(args=[parent["id"]]).get()
+    run_job.apply(args=[failing["id"]])
+
+    ended = [parent["id"], failing["id"]]
+    settled = dependencies.settle(runtime.jobs, publisher, runtime.settings, ended)
+    assert sorted(settled.released) == sorted([now["id"], later["id"]])
+    assert sorted(settled.cancelled) == sorted(j["id"] for j in doomed)
+    assert client.get("/stats").get_json()["jobs"]["by_type"]["family"]["cancelled"] == 2
+    for job in doomed:
+        doc = runtime.jobs.get(job["id"])
+        assert doc is not None and doc["finished_at"] is not None
+        # Its callback, had it one, is due from its end; and a cancelled job is no longer new.
+        assert doc["callback_next_at"] == doc["finished_at"] == doc["updated_at"]
