@@ -17,6 +17,7 @@ def maintenance_intervals(s: Settings) -> dict[str, float]:
     return {
         "dispatch_due": s.dispatch_interval,
         "sweep_stale": s.sweep_interval,
+        "sweep_dependencies": s.sweep_interval,
         "sweep_tickets": s.ticket_sweep_interval,
         "relay_callbacks": s.callback_interval,
         "fire_schedules": s.schedule_interval,

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     stale_after: Seconds = 30.0
     # A pending job older than this was left behind by a publish that never completed.
     outbox_grace: Seconds = 5.0
+    # A parent that ended this long ago has its blocked children settled once more by the sweep
+    # (`dependencies`), in case the process that ended it died before settling them.
+    dependency_grace: Seconds = 30.0
     # Succeeded and cancelled jobs are deleted this many seconds after they finished (a TTL
     # index); failed jobs, the dead letters, stay until retried. 0 keeps every job for ever.
     job_retention: float = Field(JOB_RETENTION, ge=0)

@@ -14,9 +14,15 @@ from services.core.jobs import forecast
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, to_api
-from services.core.jobs.submission import JobRequest, parse, submit, submit_batch
+from services.core.jobs.submission import (
+    JobRequest,
+    parent_statuses,
+    parse,
+    submit,
+    submit_batch,
+)
 from services.web import events
-from services.web.auth import check_job, current_key, requires
+from services.web.auth import check_job, current_key, may_read_job, requires
 from services.web.current import runtime
 from services.web.errors import found, located
 from services.web.parsing import idempotency_key, int_arg, json_object
@@ -64,7 +70,9 @@ def create_job() -> Response:
     job = parse(json_object())
     r = runtime()
     _check_callbacks([job], r.settings)
-    doc, created = submit(r.committer, job, r.settings.job_max_attempts, current_key().id, key)
+    doc, created = submit(
+        r.committer, job, r.settings.job_max_attempts, current_key().id, key, visible=may_read_job
+    )
     return _accepted(doc, replayed=not created)
 
 
@@ -88,12 +96,15 @@ def _batch(body: dict[str, Any]) -> list[JobRequest]:
 def dry_run() -> Response:
     """What submitting this job (or `{"jobs": [...]}` batch) would do; nothing is recorded."""
     body = json_object()
-    if "jobs" in body:
+    batch = "jobs" in body
+    if batch:
         jobs = _batch(body)
     else:
         jobs = [parse(body)]
         _check_callbacks(jobs, runtime().settings)
-    return jsonify(forecast.forecast(jobs, runtime().settings, clock.now()))
+    r = runtime()
+    parents = parent_statuses(r.jobs, jobs, batch, may_read_job)
+    return jsonify(forecast.forecast(jobs, r.settings, clock.now(), parents))
 
 
 @bp.post("/jobs/batch")
@@ -101,7 +112,9 @@ def dry_run() -> Response:
 def create_jobs() -> Response:
     jobs = _batch(json_object())
     r = runtime()
-    docs = submit_batch(r.committer, jobs, r.settings.job_max_attempts, current_key().id)
+    docs = submit_batch(
+        r.committer, jobs, r.settings.job_max_attempts, current_key().id, visible=may_read_job
+    )
     response = jsonify({"jobs": [to_api(doc) for doc in docs]})
     response.status_code = 202
     return response

@@ -220,9 +220,10 @@ def _job_paths(s: Settings) -> dict[str, Schema]:
         "/jobs": {
             "post": op(
                 "createJob",
-                "Submit a job",
+                "Submit a job; with `depends_on`, it is `blocked` until its parents succeed "
+                "(404 for a parent not found, 409 for one failed or cancelled)",
                 {202: created},
-                (409,),
+                (404, 409),
                 body=ref("JobSubmission"),
                 params=(idempotency_key,),
                 links=follow,
@@ -243,8 +244,10 @@ def _job_paths(s: Settings) -> dict[str, Schema]:
         "/jobs/batch": {
             "post": op(
                 "createJobs",
-                "Submit several jobs at once",
+                "Submit several jobs at once; a job may depend on jobs before it in the batch "
+                "(`depends_on_index`) as well as on recorded ones (`depends_on`)",
                 {202: json_response("the jobs, in the order sent", ref("JobBatch"))},
+                (404, 409),
                 body=ref("JobBatchRequest"),
                 links={"GetFirstJob": link("getJob", "job_id", "$response.body#/jobs/0/id")},
             )
@@ -254,8 +257,10 @@ def _job_paths(s: Settings) -> dict[str, Schema]:
                 "dryRunJobs",
                 'What submitting this job, or a batch (`{"jobs": [...]}`), would do: each '
                 "job's status and start, attempts and time limits, and the queue it would join; "
-                "nothing is recorded",
+                "nothing is recorded. Parents are checked as a submit checks them, the batch's "
+                "dependency graph included",
                 {200: json_response("the forecast", ref("DryRun"))},
+                (404, 409),
                 body={"anyOf": [ref("JobSubmission"), ref("JobBatchRequest")]},
             )
         },

@@ -127,6 +127,12 @@ def _model_schemas() -> dict[str, Schema]:
     schemas: dict[str, Schema] = defs.get("$defs", {})
     # A start time is given one way or the other, never both (a validator JSON Schema cannot see).
     schemas["JobRequest"]["not"] = {"required": ["run_at", "delay_seconds"]}
+    # `\s` is Unicode White_Space to pydantic (U+0085 among it), not to a JSON Schema (ECMA)
+    # regex: spelt out, both read the callback URL's pattern alike.
+    callback = schemas["JobRequest"]["properties"]["callback_url"]["anyOf"][0]
+    callback["pattern"] = (
+        callback["pattern"].replace(r"\s", WHITE_SPACE).replace(r"\S", f"[^{WHITE_SPACE}]")
+    )
     # `WordCountPayload` checks "exactly one of text or url" in a validator JSON Schema cannot see,
     # and takes http and https URLs only.
     if word_count := schemas.get("WordCountPayload"):
@@ -152,7 +158,10 @@ def _job_submission(
 ) -> Schema:
     """A job request whose payload follows its type: one variant per registered type, named
     `<kind>_<type>`, without the fields `leave_out` names."""
-    common = {k: v for k, v in schemas["JobRequest"].items() if not (leave_out and k == "not")}
+    # The "not" says run_at and delay_seconds are not both given: moot once they are left out.
+    common = {
+        k: v for k, v in schemas["JobRequest"].items() if not ("run_at" in leave_out and k == "not")
+    }
     kept = {k: v for k, v in common["properties"].items() if k not in leave_out}
     variants = {}
     for job_type in _job_types():
@@ -183,7 +192,13 @@ def _dry_run() -> Schema:
         {
             "type": {"type": "string"},
             "priority": {"type": "integer", "minimum": 0, "maximum": 9},
-            "status": {"enum": [JobStatus.PENDING.value, JobStatus.SCHEDULED.value]},
+            "status": {
+                "enum": [
+                    s.value for s in (JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.BLOCKED)
+                ]
+            },
+            "depends_on": {"type": "array", "items": ID},
+            "depends_on_index": {"type": "array", "items": COUNT},
             "starts_at": TIMESTAMP,
             "max_attempts": {"type": "integer", "minimum": 1},
             "time_limit_seconds": obj({"soft": seconds, "hard": seconds}),
@@ -256,6 +271,20 @@ def _schedule() -> Schema:
 # -- response schemas ------------------------------------------------------------------------------
 
 
+def _timeline_entry() -> Schema:
+    return obj(
+        {
+            "at": TIMESTAMP,
+            "event": {"type": "string", "enum": ["blocked", "released", "cancelled"]},
+            "parent": {
+                "anyOf": [ID, {"type": "null"}],
+                "description": "the parent whose end made the move; null when made at submit",
+            },
+            "detail": {"type": "string"},
+        }
+    )
+
+
 def _job() -> Schema:
     attempt_error = obj({"attempt": COUNT, "error": {"type": "string"}, "at": TIMESTAMP})
     return obj(
@@ -290,6 +319,12 @@ def _job() -> Schema:
             },
             "schedule": {
                 "anyOf": [obj({"name": {"type": "string"}, "tick": TIMESTAMP}), {"type": "null"}]
+            },
+            "depends_on": {"type": "array", "items": ID, "description": "its parent jobs"},
+            "timeline": {
+                "type": "array",
+                "items": _timeline_entry(),
+                "description": "what its parents did to it, oldest first",
             },
             **timestamps(*TIMESTAMPS),
         }
@@ -466,12 +501,16 @@ def _error() -> Schema:
 def schemas() -> dict[str, Schema]:
     """Every schema of the description, by name."""
     schemas = _model_schemas()
-    schemas["JobSubmission"] = _job_submission(schemas)
-    schemas["ScheduledJob"] = _job_submission(schemas, "ScheduledJob", ("run_at", "delay_seconds"))
-    schemas["JobBatchRequest"] = obj(
-        {"jobs": {"type": "array", "items": ref("JobSubmission"), "minItems": 1, "maxItems": 1000}},
-        closed=True,
+    # Only a batch has earlier jobs for `depends_on_index` to name.
+    schemas["BatchJobSubmission"] = _job_submission(schemas, "BatchJobSubmission")
+    schemas["JobSubmission"] = _job_submission(schemas, leave_out=("depends_on_index",))
+    schemas["ScheduledJob"] = _job_submission(
+        schemas,
+        "ScheduledJob",
+        ("run_at", "delay_seconds", "depends_on", "depends_on_index"),
     )
+    batch = {"type": "array", "items": ref("BatchJobSubmission"), "minItems": 1, "maxItems": 1000}
+    schemas["JobBatchRequest"] = obj({"jobs": batch}, closed=True)
     schemas.update(
         Job=_job(),
         JobPage=page_of("Job"),

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from services.core import clock, queues
 from services.core.celery_app import app, maintenance_intervals
-from services.core.jobs import callbacks, dispatch, submission
+from services.core.jobs import callbacks, dependencies, dispatch, submission
 from services.core.jobs.callbacks import DELIVER_CALLBACK
 from services.core.jobs.store import Doc
 from services.core.jobs.submission import JobRequest
@@ -86,6 +86,19 @@ def sweep_stale() -> int | None:
         return released
 
     return _single_flight("sweep_stale", sweep)
+
+
+@app.task(name="switchboard.sweep_dependencies")
+def sweep_dependencies() -> int | None:
+    """Settle the children of parents that ended without settling them (their process died):
+    release or cancel what they left blocked."""
+
+    def sweep() -> int:
+        runtime = process_runtime()
+        settled = dependencies.sweep(runtime.jobs, runtime.publisher, runtime.settings, clock.now())
+        return settled.count
+
+    return _single_flight("sweep_dependencies", sweep)
 
 
 @app.task(name="switchboard.sweep_tickets")

@@ -39,3 +39,13 @@ def hang(payload: HangPayload, ctx: JobContext) -> None:
         except SoftTimeLimitExceeded:
             if not payload.ignore_soft_limit:
                 raise
+
+
+class InheritPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+@job_type("inherit", InheritPayload)
+def inherit(payload: InheritPayload, ctx: JobContext) -> Any:
+    """Returns the results of its parent jobs, as the dependency tests read them back."""
+    return {"parents": ctx.parent_results()}

@@ -14,9 +14,11 @@ import pytest
 from services.core import clock
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import (
+    BLOCKED_INDEX,
     CALLBACKS_INDEX,
     EXPIRY_INDEX,
     MAX_ERRORS_KEPT,
+    SETTLE_INDEX,
     Doc,
     JobStore,
     new_job,
@@ -120,6 +122,8 @@ def test_the_api_shows_every_field_of_a_job() -> None:
         "callback_attempts": 2,
         "callback_error": None,
         "callback_sent_at": at,
+        "depends_on": ["p1"],
+        "timeline": [{"at": at, "event": "released", "parent": "p1", "detail": "done"}],
         "run_at": None,
         "created_at": T0,
         "queued_at": T0,
@@ -151,6 +155,8 @@ def test_the_api_shows_every_field_of_a_job() -> None:
             "sent_at": z1,
         },
         "schedule": None,
+        "depends_on": ["p1"],
+        "timeline": [{"at": z1, "event": "released", "parent": "p1", "detail": "done"}],
         "run_at": None,
         "created_at": z0,
         "queued_at": z0,
@@ -161,6 +167,7 @@ def test_the_api_shows_every_field_of_a_job() -> None:
     bare = {k: doc[k] for k in ("_id", "type", "payload", "priority", "status", "attempts")}
     shown = to_api({**bare, "max_attempts": 3})
     assert shown["errors"] == [] and shown["cancel_requested"] is False
+    assert shown["depends_on"] == [] and shown["timeline"] == []
     assert shown["result"] is shown["error"] is shown["idempotency_key"] is None
 
 
@@ -321,6 +328,15 @@ def test_the_indexes_every_query_of_the_jobs_relies_on(indexed: JobStore) -> Non
             "key": [("finished_at", 1)],
             "expireAfterSeconds": 7 * 86400,
             "partialFilterExpression": {"status": {"$in": ["succeeded", "cancelled"]}},
+        },
+        # Equality filters only: secantusd-rs does not use a partial index filtered by `$in`.
+        BLOCKED_INDEX: {
+            "key": [("depends_on", 1)],
+            "partialFilterExpression": {"status": "blocked"},
+        },
+        SETTLE_INDEX: {
+            "key": [("finished_at", 1)],
+            "partialFilterExpression": {"dependants": True},
         },
     }
 

@@ -10,6 +10,7 @@ import schemathesis
 from flask.testing import FlaskClient
 from pydantic import TypeAdapter, ValidationError
 
+from services.core.jobs.submission import JobRequest
 from services.core.tickets.requests import Skill
 from services.web import openapi_schemas
 
@@ -85,6 +86,7 @@ def test_links_chain_creation_to_the_resource(spec: dict[str, Any]) -> None:
 def test_fixed_sets_are_enums(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     assert schemas["Job"]["properties"]["status"]["enum"] == [
+        "blocked",
         "scheduled",
         "pending",
         "queued",
@@ -156,3 +158,14 @@ def test_a_stripped_string_pattern_accepts_what_pydantic_accepts(text: str) -> N
         accepted = False
     pattern = openapi_schemas.stripped_string_pattern(1, 64)
     assert jsonschema_rs.is_valid({"type": "string", "pattern": pattern}, text) == accepted
+
+
+@pytest.mark.parametrize("url", ["http://\u0085a.example", "http://a.example/\u0085", "http://a b"])
+def test_the_callback_url_pattern_refuses_what_the_api_refuses(
+    spec: dict[str, Any], url: str
+) -> None:
+    # Found by the contract test: `\s` of the model's pattern took U+0085, a JSON Schema's did not.
+    schema = spec["components"]["schemas"]["JobRequest"]["properties"]["callback_url"]
+    assert not jsonschema_rs.validator_for(schema["anyOf"][0]).is_valid(url)
+    with pytest.raises(ValidationError):
+        JobRequest.model_validate({"type": "noop", "callback_url": url})

@@ -71,6 +71,14 @@ class Committer:
         self._wake = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
 
+    @property
+    def publisher(self) -> Publisher:
+        return self._publisher
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     def commit(self, docs: list[Doc], recorded: bool = False) -> list[Doc]:
         """Record, publish and mark the jobs queued, along with whatever else has arrived.
 

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.core.errors import JobCancelled, PermanentError
 from services.core.fetch import FetchPolicy
@@ -24,6 +25,9 @@ class JobContext:
     deadline: float | None = None
     # What the job's outbound fetches may reach (FETCH_* settings): public addresses only.
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
+    # Reads the results of the job's parents (`depends_on`), by id; called once, when asked.
+    load_parent_results: Callable[[], dict[str, Any]] = dict
+    _parent_results: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def raise_if_cancelled(self) -> None:
         if self.cancel_requested.is_set():
@@ -40,3 +44,10 @@ class JobContext:
 
     def progress(self, value: float) -> None:
         self.report_progress(value)
+
+    def parent_results(self) -> dict[str, Any]:
+        """The result of each parent job this one depends on, by id, in the order named (None
+        for a parent whose record retention has deleted); read from the database on first use."""
+        if self._parent_results is None:
+            self._parent_results = self.load_parent_results()
+        return self._parent_results

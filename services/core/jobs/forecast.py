@@ -8,24 +8,36 @@ from typing import Any
 from services.core import clock, health, queues
 from services.core.config import Settings
 from services.core.errors import BrokerUnavailable
-from services.core.jobs import limits
+from services.core.jobs import dependencies, limits
 from services.core.jobs.states import JobStatus
 from services.core.jobs.submission import JobRequest
 
 
-def forecast(jobs: list[JobRequest], s: Settings, now: datetime) -> dict[str, Any]:
-    """Each job as it would be recorded, and the queue it would join as it stands now."""
-    return {"jobs": [_one(job, s, now) for job in jobs], "queue": _queue()}
+def forecast(
+    jobs: list[JobRequest], s: Settings, now: datetime, parents: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Each job as it would be recorded, and the queue it would join as it stands now.
+    `parents`: the status of each parent named by id, as `submission.parent_statuses` checked
+    them (the same 400, 404 and 409 as a submit: the dependency graph of a batch included)."""
+    return {"jobs": [_one(job, s, now, parents or {}) for job in jobs], "queue": _queue()}
 
 
-def _one(job: JobRequest, s: Settings, now: datetime) -> dict[str, Any]:
+def _status(job: JobRequest, later: bool, parents: dict[str, str]) -> JobStatus:
+    if job.depends_on_index or dependencies.waits(job.depends_on or [], parents):
+        return JobStatus.BLOCKED
+    return JobStatus.SCHEDULED if later else JobStatus.PENDING
+
+
+def _one(job: JobRequest, s: Settings, now: datetime, parents: dict[str, str]) -> dict[str, Any]:
     start = job.start_at(now)
     later = start is not None and start > now
     time_limits = limits.for_type(job.type, s)
     return {
         "type": job.type,
         "priority": job.priority,
-        "status": (JobStatus.SCHEDULED if later else JobStatus.PENDING).value,
+        "status": _status(job, later, parents).value,
+        "depends_on": list(dict.fromkeys(job.depends_on or [])),
+        "depends_on_index": list(dict.fromkeys(job.depends_on_index or [])),
         "starts_at": clock.iso(start) if later else None,
         "max_attempts": job.max_attempts or s.job_max_attempts,
         "time_limit_seconds": {"soft": time_limits.soft, "hard": time_limits.hard},

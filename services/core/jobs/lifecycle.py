@@ -29,7 +29,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from services.core import clock, jsonfield
 from services.core.config import Settings
 from services.core.fetch import FetchPolicy
-from services.core.jobs import limits, registry, timings
+from services.core.jobs import dependencies, limits, registry, timings
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.states import JobStatus, backoff_delay
 from services.core.jobs.store import Doc, JobStore
@@ -78,6 +78,7 @@ def run(
         report_progress=lambda p: store.set_progress(job_id, run_id, p),
         deadline=time.monotonic() + time_limits.soft,
         fetch_policy=FetchPolicy.from_settings(settings),
+        load_parent_results=partial(dependencies.results_of, store, doc.get("depends_on", [])),
     )
     if doc.get("cancel_requested"):
         ctx.cancel_requested.set()

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 
 class JobStatus(StrEnum):
+    BLOCKED = "blocked"  # waiting for parent jobs (`depends_on`) to succeed; not on the broker
     SCHEDULED = "scheduled"  # recorded with a start time still ahead; not on the broker yet
     PENDING = "pending"
     QUEUED = "queued"
@@ -20,10 +21,15 @@ class JobStatus(StrEnum):
 # Statuses from which a worker may start an attempt. `retrying` and `scheduled` are included
 # because such a job is only published once due; the publish and the move to `queued` are not
 # atomic.
+# `blocked` is not: only its release (`dependencies`) moves it on, to pending or scheduled.
 STARTABLE = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)
-CANCELLABLE_AT_ONCE = STARTABLE
+CANCELLABLE_AT_ONCE = (*STARTABLE, JobStatus.BLOCKED)
 # What a submit records before anything is on the broker.
-NOT_YET_PUBLISHED = (JobStatus.SCHEDULED, JobStatus.PENDING)
+NOT_YET_PUBLISHED = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.BLOCKED)
+# Where a blocked job goes: released when every parent succeeded (scheduled if its run_at is
+# still ahead), cancelled when one failed for good or was cancelled, or by hand.
+RELEASED_TO = (JobStatus.PENDING, JobStatus.SCHEDULED)
+PARENT_ENDED_BADLY = (JobStatus.FAILED, JobStatus.CANCELLED)
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 RETRYABLE_BY_HAND = (JobStatus.FAILED, JobStatus.CANCELLED)
 

@@ -7,6 +7,7 @@ can never both make the same move.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,9 @@ Doc = dict[str, Any]
 MAX_ERRORS_KEPT = 20
 EXPIRY_INDEX = "finished_expiry"
 CALLBACKS_INDEX = "callbacks_due"
+# Dependencies (`dependencies`): blocked jobs by parent, and ended parents still to settle.
+BLOCKED_INDEX = "blocked_by_parent"
+SETTLE_INDEX = "dependants_by_finished_at"
 # What retention deletes: not `failed`, which waits in the dead-letter list to be handled.
 EXPIRE = (JobStatus.SUCCEEDED, JobStatus.CANCELLED)
 TIMESTAMPS = ("run_at", "created_at", "queued_at", "started_at", "finished_at", "updated_at")
@@ -141,6 +145,8 @@ def to_api(doc: Doc) -> Doc:
         "worker": doc.get("worker"),
         "callback": _callback_to_api(doc),
         "schedule": _schedule_to_api(doc.get("schedule")),
+        "depends_on": doc.get("depends_on", []),
+        "timeline": [{**e, "at": clock.iso(e.get("at"))} for e in doc.get("timeline", [])],
         **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS},
     }
 
@@ -173,6 +179,9 @@ class JobStore:
         # Wait and run time histograms per type (`timings`), counted the same way.
         self.timings: Collection = db["job_timings"]
         self._timing_tally = Tally(self.timings) if tally_outcomes else None
+        # Called with the ids of parents of blocked jobs (`dependants`) as they end, to settle
+        # their children (`dependencies.on_ended`); the runtime sets it.
+        self.parents_ended: Callable[[list[str]], None] | None = None
 
     def ensure_indexes(self) -> None:
         self.jobs.create_index("idempotency_key", unique=True, sparse=True)
@@ -198,7 +207,23 @@ class JobStore:
             name=CALLBACKS_INDEX,
             partialFilterExpression={"callback_pending": True},
         )
+        # Dependencies: a parent's blocked children (multikey on `depends_on`, blocked jobs only),
+        # and the parents whose end the sweep has still to settle once more.
+        self.jobs.create_index(
+            [("depends_on", ASCENDING)],
+            name=BLOCKED_INDEX,
+            partialFilterExpression={"status": JobStatus.BLOCKED.value},
+        )
+        self.jobs.create_index(
+            [("finished_at", ASCENDING)],
+            name=SETTLE_INDEX,
+            partialFilterExpression={"dependants": True},
+        )
         self.ensure_retention(self.retention)
+
+    def _parents_ended(self, doc: Doc | None) -> None:
+        if doc is not None and doc.get("dependants") and self.parents_ended is not None:
+            self.parents_ended([doc["_id"]])
 
     def ensure_retention(self, seconds: float) -> None:
         """Succeeded and cancelled jobs expire `seconds` after they finished, by the server's
@@ -360,6 +385,7 @@ class JobStore:
         )
         if cancelled is not None:
             self.count_finished(cancelled["type"], JobStatus.CANCELLED.value)
+            self._parents_ended(cancelled)
             return cancelled
         return self.jobs.find_one_and_update(
             {"_id": job_id, "status": JobStatus.RUNNING.value},
@@ -525,15 +551,19 @@ class JobStore:
             update["$push"] = {
                 "errors": {"$each": [_error_entry(attempt, error)], "$slice": -MAX_ERRORS_KEPT}
             }
-        outcome = self.jobs.update_one(
-            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value}, update
+        # The same round trip as an update, and it tells whether the job is a parent to settle.
+        ended = self.jobs.find_one_and_update(
+            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
+            update,
+            projection={"dependants": 1},
         )
-        if outcome.modified_count != 1:
+        if ended is None:
             return False
         if self._tally is not None:
             self._tally.add(job_type, status.value)
         else:
             self.count_finished(job_type, status.value)
+        self._parents_ended(ended)
         return True
 
     def observe(self, job_type: str, histogram: str, seconds: float) -> None:

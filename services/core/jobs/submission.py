@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -24,14 +25,17 @@ from pymongo.errors import DuplicateKeyError
 
 from services.core import clock, jsonfield
 from services.core.errors import Conflict, InvalidRequest
-from services.core.jobs import registry
+from services.core.jobs import dependencies, registry
 from services.core.jobs.committer import Committer
-from services.core.jobs.store import Doc, new_job
+from services.core.jobs.store import Doc, JobStore, new_job
 from services.core.jsonfield import Integer, integral
 
 DEFAULT_PRIORITY = 5
 # Ten years: far enough for anything a delay is for, near enough that no date overflows.
 MAX_DELAY_SECONDS = 10 * 365 * 24 * 3600
+MAX_PARENTS = dependencies.MAX_PARENTS
+JobId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]
+BatchIndex = Annotated[int, Ge(0), Le(999), Strict(), BeforeValidator(integral)]
 
 
 def _text(value: Any) -> Any:
@@ -65,6 +69,17 @@ class JobRequest(BaseModel):
         default=None,
         description="POSTed the job, signed (Switchboard-Signature), once it ends; retried "
         "with backoff; never to an internal address",
+    )
+
+    depends_on: Annotated[list[JobId], Field(max_length=MAX_PARENTS)] | None = Field(
+        default=None,
+        description="ids of parent jobs: this one is `blocked` until every one has succeeded, "
+        "and cancelled when one fails for good or is cancelled",
+    )
+    depends_on_index: Annotated[list[BatchIndex], Field(max_length=MAX_PARENTS)] | None = Field(
+        default=None,
+        description="in `POST /jobs/batch` only: parents among the jobs before this one in the "
+        "same batch, by their index there (0 is the first)",
     )
 
     @field_validator("delay_seconds")
@@ -131,7 +146,7 @@ def _invalid(exc: ValidationError, prefix: str) -> InvalidJob:
 def _fingerprint(job: JobRequest) -> str:
     fields = job.model_dump(mode="json")
     # Left out when unused, so that requests made before these fields existed hash as they did.
-    for optional in ("run_at", "delay_seconds", "callback_url"):
+    for optional in ("run_at", "delay_seconds", "callback_url", "depends_on", "depends_on_index"):
         if fields[optional] is None:
             del fields[optional]
     return hashlib.sha256(jsonfield.dump(fields).encode()).hexdigest()
@@ -158,6 +173,39 @@ def _record(
     )
 
 
+def _anyone(_doc: Doc) -> bool:
+    return True
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def parent_statuses(
+    store: JobStore, jobs: list[JobRequest], batch: bool, visible: Callable[[Doc], bool]
+) -> dict[str, str]:
+    """The status of each parent the jobs name by id, after checking what they name: 404 for an
+    unknown id or an index naming no earlier job of the batch, 409 for a parent that failed or
+    was cancelled, 400 for an index outside a batch (`dependencies`)."""
+    if batch:
+        dependencies.check_indexes(job.depends_on_index or [] for job in jobs)
+    else:
+        dependencies.check_single(jobs[0].depends_on_index)
+    ids = [job.depends_on or [] for job in jobs]
+    named = dependencies.fields_named(ids, prefix="jobs." if batch else "")
+    return dependencies.look_up(store, named, visible)
+
+
+def _commit(committer: Committer, docs: list[Doc], recorded: bool = False) -> list[Doc]:
+    """The group commit, with what dependencies add around it: the parents of blocked jobs
+    flagged before the jobs are recorded, and checked again after (`dependencies`)."""
+    if not recorded:
+        dependencies.flag_parents(committer.store, docs)
+    committed = committer.commit(docs, recorded)
+    dependencies.recheck(committer.store, committer.publisher, committer.settings, committed)
+    return committed
+
+
 def submit(
     committer: Committer,
     job: JobRequest,
@@ -165,15 +213,22 @@ def submit(
     submitted_by: str | None,
     idempotency_key: str | None = None,
     schedule: Doc | None = None,
+    visible: Callable[[Doc], bool] = _anyone,
 ) -> tuple[Doc, bool]:
     """Record and publish one job; with a known key, the job made the first time instead.
-    `schedule`: the schedule and tick it is made for."""
-    doc = _record(job, default_attempts, submitted_by, idempotency_key, schedule)
-    if idempotency_key is None:
-        return committer.commit([doc])[0], True
+    `schedule`: the schedule and tick it is made for; `visible`: which jobs the submitter may
+    name as parents."""
     store = committer.store
-    existing = store.get_by_idempotency_key(idempotency_key)
+    existing = store.get_by_idempotency_key(idempotency_key) if idempotency_key else None
+    doc = _record(job, default_attempts, submitted_by, idempotency_key, schedule)
     if existing is None:
+        # A replay answers with the job made the first time, whatever its parents became since.
+        statuses = parent_statuses(store, [job], False, visible)
+        dependencies.attach(doc, _unique(job.depends_on or []), statuses)
+    if idempotency_key is None:
+        return _commit(committer, [doc])[0], True
+    if existing is None:
+        dependencies.flag_parents(store, [doc])
         try:
             # Recorded here, not by the group: the unique key says whether this one is new.
             store.insert(doc)
@@ -183,11 +238,23 @@ def submit(
         if existing.get("request_hash") != doc["request_hash"]:
             raise IdempotencyConflict(idempotency_key)
         return existing, False
-    return committer.commit([doc], recorded=True)[0], True
+    return _commit(committer, [doc], recorded=True)[0], True
 
 
 def submit_batch(
-    committer: Committer, jobs: list[JobRequest], default_attempts: int, submitted_by: str | None
+    committer: Committer,
+    jobs: list[JobRequest],
+    default_attempts: int,
+    submitted_by: str | None,
+    visible: Callable[[Doc], bool] = _anyone,
 ) -> list[Doc]:
-    """Record and publish the jobs as one group: one insert, one publish, one status write."""
-    return committer.commit([_record(j, default_attempts, submitted_by) for j in jobs])
+    """Record and publish the jobs as one group: one insert, one publish, one status write.
+    A job may name as parents jobs before it in the batch (`depends_on_index`)."""
+    statuses = parent_statuses(committer.store, jobs, True, visible)
+    docs: list[Doc] = []
+    for job in jobs:
+        doc = _record(job, default_attempts, submitted_by)
+        earlier = [docs[i]["_id"] for i in job.depends_on_index or []]
+        dependencies.attach(doc, _unique([*(job.depends_on or []), *earlier]), statuses)
+        docs.append(doc)
+    return _commit(committer, docs)

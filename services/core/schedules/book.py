@@ -14,8 +14,9 @@ from services.core.schedules.requests import SchedulePatch, ScheduleRequest
 from services.core.schedules.store import Doc, ScheduleStore
 from services.core.schedules.timing import Timing
 
-# A tick's job starts when the tick fires: a start time of its own has no meaning here.
-_NOT_IN_A_SCHEDULE = ("run_at", "delay_seconds")
+# A tick's job starts when the tick fires: a start time of its own, or parents to wait for,
+# have no meaning here.
+_NOT_IN_A_SCHEDULE = ("run_at", "delay_seconds", "depends_on", "depends_on_index")
 
 
 def checked_job(raw: dict[str, Any], callbacks_on: bool) -> JobRequest:
