@@ -11,6 +11,7 @@ from services.core.apikeys import Scope
 from services.core.config import Settings
 from services.core.errors import Busy, Conflict, InvalidRequest
 from services.core.jobs import forecast
+from services.core.jobs.concurrency import Gate
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, to_api
@@ -93,7 +94,8 @@ def dry_run() -> Response:
     else:
         jobs = [parse(body)]
         _check_callbacks(jobs, runtime().settings)
-    return jsonify(forecast.forecast(jobs, runtime().settings, clock.now()))
+    gate = Gate(runtime().database, runtime().settings)
+    return jsonify(forecast.forecast(jobs, gate, clock.now()))
 
 
 @bp.post("/jobs/batch")

@@ -178,6 +178,17 @@ def _job_submission(
 
 def _dry_run() -> Schema:
     seconds = {"type": "number", "minimum": 0}
+    at_most = {"type": ["integer", "null"], "minimum": 1}
+    limit = obj(
+        {
+            "scope": {"enum": ["type", "key"]},
+            "name": {"type": "string"},
+            "concurrency": at_most,
+            "rate_per_second": at_most,
+            "running": COUNT,
+            "at_limit": {"type": "boolean"},
+        }
+    )
     job = obj(
         {
             "type": {"type": "string"},
@@ -187,6 +198,7 @@ def _dry_run() -> Schema:
             "max_attempts": {"type": "integer", "minimum": 1},
             "time_limit_seconds": obj({"soft": seconds, "hard": seconds}),
             "callback": {"type": "boolean"},
+            "limits": {"type": "array", "items": limit},
         }
     )
     queue = obj({"name": {"type": "string"}, "waiting": COUNT, "workers": COUNT})
@@ -290,6 +302,8 @@ def _job() -> Schema:
             "schedule": {
                 "anyOf": [obj({"name": {"type": "string"}, "tick": TIMESTAMP}), {"type": "null"}]
             },
+            "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
+            "concurrency_key": {"type": ["string", "null"]},
             **timestamps(*TIMESTAMPS),
         }
     )

@@ -120,6 +120,8 @@ def test_the_api_shows_every_field_of_a_job() -> None:
         "callback_attempts": 2,
         "callback_error": None,
         "callback_sent_at": at,
+        "timeout_seconds": 7.5,
+        "concurrency_key": "customer-1",
         "run_at": None,
         "created_at": T0,
         "queued_at": T0,
@@ -151,6 +153,8 @@ def test_the_api_shows_every_field_of_a_job() -> None:
             "sent_at": z1,
         },
         "schedule": None,
+        "timeout_seconds": 7.5,
+        "concurrency_key": "customer-1",
         "run_at": None,
         "created_at": z0,
         "queued_at": z0,
@@ -162,6 +166,7 @@ def test_the_api_shows_every_field_of_a_job() -> None:
     shown = to_api({**bare, "max_attempts": 3})
     assert shown["errors"] == [] and shown["cancel_requested"] is False
     assert shown["result"] is shown["error"] is shown["idempotency_key"] is None
+    assert shown["timeout_seconds"] is shown["concurrency_key"] is None
 
 
 def test_an_attempt_writes_its_start_heartbeats_progress_and_outcome(
@@ -305,6 +310,7 @@ def test_the_indexes_every_query_of_the_jobs_relies_on(indexed: JobStore) -> Non
             ("updated_at", "pending"),
             ("retry_at", "retrying"),
             ("heartbeat_at", "running"),
+            ("not_before", "throttled"),
         )
     }
     assert _indexes(indexed) == {

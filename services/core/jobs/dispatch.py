@@ -26,7 +26,7 @@ _PENDING = JobStatus.PENDING.value
 
 
 def _messages(docs: Iterable[Doc], s: Settings) -> list[Message]:
-    return [(doc["_id"], doc["priority"], limits.for_type(doc["type"], s)) for doc in docs]
+    return [(doc["_id"], doc["priority"], limits.of(doc, s)) for doc in docs]
 
 
 def _publish(

@@ -6,22 +6,23 @@ from datetime import datetime
 from typing import Any
 
 from services.core import clock, health, queues
-from services.core.config import Settings
 from services.core.errors import BrokerUnavailable
 from services.core.jobs import limits
+from services.core.jobs.concurrency import Gate
 from services.core.jobs.states import JobStatus
 from services.core.jobs.submission import JobRequest
 
 
-def forecast(jobs: list[JobRequest], s: Settings, now: datetime) -> dict[str, Any]:
+def forecast(jobs: list[JobRequest], gate: Gate, now: datetime) -> dict[str, Any]:
     """Each job as it would be recorded, and the queue it would join as it stands now."""
-    return {"jobs": [_one(job, s, now) for job in jobs], "queue": _queue()}
+    return {"jobs": [_one(job, gate, now) for job in jobs], "queue": _queue()}
 
 
-def _one(job: JobRequest, s: Settings, now: datetime) -> dict[str, Any]:
+def _one(job: JobRequest, gate: Gate, now: datetime) -> dict[str, Any]:
+    s = gate.settings
     start = job.start_at(now)
     later = start is not None and start > now
-    time_limits = limits.for_type(job.type, s)
+    time_limits = limits.for_job(job.type, job.timeout_seconds, s)
     return {
         "type": job.type,
         "priority": job.priority,
@@ -30,6 +31,8 @@ def _one(job: JobRequest, s: Settings, now: datetime) -> dict[str, Any]:
         "max_attempts": job.max_attempts or s.job_max_attempts,
         "time_limit_seconds": {"soft": time_limits.soft, "hard": time_limits.hard},
         "callback": job.callback_url is not None,
+        # The concurrency and rate limits it would meet, and how full each is now.
+        "limits": gate.report(job.type, job.concurrency_key, now),
     }
 
 

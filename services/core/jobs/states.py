@@ -12,6 +12,8 @@ class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
+    # Over a concurrency or rate limit at claim time: off the broker until `not_before`.
+    THROTTLED = "throttled"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -20,7 +22,13 @@ class JobStatus(StrEnum):
 # Statuses from which a worker may start an attempt. `retrying` and `scheduled` are included
 # because such a job is only published once due; the publish and the move to `queued` are not
 # atomic.
-STARTABLE = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)
+STARTABLE = (
+    JobStatus.SCHEDULED,
+    JobStatus.PENDING,
+    JobStatus.QUEUED,
+    JobStatus.RETRYING,
+    JobStatus.THROTTLED,
+)
 CANCELLABLE_AT_ONCE = STARTABLE
 # What a submit records before anything is on the broker.
 NOT_YET_PUBLISHED = (JobStatus.SCHEDULED, JobStatus.PENDING)

@@ -141,6 +141,8 @@ def to_api(doc: Doc) -> Doc:
         "worker": doc.get("worker"),
         "callback": _callback_to_api(doc),
         "schedule": _schedule_to_api(doc.get("schedule")),
+        "timeout_seconds": doc.get("timeout_seconds"),
+        "concurrency_key": doc.get("concurrency_key"),
         **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS},
     }
 
@@ -185,6 +187,7 @@ class JobStore:
             ("updated_at", JobStatus.PENDING),  # the outbox: publishes that never completed
             ("retry_at", JobStatus.RETRYING),  # retries waiting out their backoff
             ("heartbeat_at", JobStatus.RUNNING),  # running attempts and their liveness
+            ("not_before", JobStatus.THROTTLED),  # jobs waiting on a concurrency or rate limit
         ):
             self.jobs.create_index(
                 [(field, ASCENDING)],
@@ -301,8 +304,9 @@ class JobStore:
             },
             {"status": JobStatus.RETRYING.value, "retry_at": {"$lte": t}},
             {"status": JobStatus.SCHEDULED.value, "run_at": {"$lte": t}},
+            {"status": JobStatus.THROTTLED.value, "not_before": {"$lte": t}},
         )
-        fields = {"priority": 1, "status": 1, "type": 1}
+        fields = {"priority": 1, "status": 1, "type": 1, "timeout_seconds": 1}
         return [doc for query in queries for doc in self.jobs.find(query, fields).limit(limit)]
 
     def stale_running(self, stale_after: float, limit: int = 500) -> list[Doc]:
@@ -475,6 +479,25 @@ class JobStore:
                 {"_id": job_id, "status": JobStatus.RUNNING.value}, update, return_document=_AFTER
             )
         return doc
+
+    def defer(self, job_id: str, run_id: str, not_before: datetime) -> bool:
+        """Put back a job just claimed that is over a concurrency or rate limit: `throttled`
+        until `not_before`, its claim undone (no attempt counted)."""
+        t = clock.now()
+        outcome = self.jobs.update_one(
+            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
+            {
+                "$set": {
+                    "status": JobStatus.THROTTLED.value,
+                    "not_before": not_before,
+                    "worker": None,
+                    "updated_at": t,
+                },
+                "$inc": {"attempts": -1},
+                "$unset": {"run_id": "", "heartbeat_at": ""},
+            },
+        )
+        return outcome.modified_count == 1
 
     def running_on(self, job_id: str, worker: str) -> Doc | None:
         """The job, if the attempt running it is the one on `worker`."""

@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from annotated_types import Ge, Le
+from annotated_types import Ge, Gt, Le
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -32,6 +32,8 @@ from services.core.jsonfield import Integer, integral
 DEFAULT_PRIORITY = 5
 # Ten years: far enough for anything a delay is for, near enough that no date overflows.
 MAX_DELAY_SECONDS = 10 * 365 * 24 * 3600
+# The longest `timeout_seconds` a request may ask for; JOB_TIME_LIMIT_MAX caps it further.
+MAX_TIMEOUT_SECONDS = 24 * 3600
 
 
 def _text(value: Any) -> Any:
@@ -65,6 +67,21 @@ class JobRequest(BaseModel):
         default=None,
         description="POSTed the job, signed (Switchboard-Signature), once it ends; retried "
         "with backoff; never to an internal address",
+    )
+
+    timeout_seconds: Annotated[float, Gt(0), Le(MAX_TIMEOUT_SECONDS)] | None = Field(
+        default=None,
+        description="this job's time limit per attempt, instead of its type's (capped at the "
+        "server's JOB_TIME_LIMIT_MAX): past it the attempt fails and is retried while attempts "
+        "are left",
+    )
+    concurrency_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")]
+        | None
+    ) = Field(
+        default=None,
+        description="a name, such as a customer id, whose jobs share the server's KEY_CONCURRENCY "
+        "and KEY_RATE limits",
     )
 
     @field_validator("delay_seconds")
@@ -131,9 +148,10 @@ def _invalid(exc: ValidationError, prefix: str) -> InvalidJob:
 def _fingerprint(job: JobRequest) -> str:
     fields = job.model_dump(mode="json")
     # Left out when unused, so that requests made before these fields existed hash as they did.
-    for optional in ("run_at", "delay_seconds", "callback_url"):
-        if fields[optional] is None:
-            del fields[optional]
+    optional = ("run_at", "delay_seconds", "callback_url", "timeout_seconds", "concurrency_key")
+    for name in optional:
+        if fields[name] is None:
+            del fields[name]
     return hashlib.sha256(jsonfield.dump(fields).encode()).hexdigest()
 
 
@@ -144,7 +162,7 @@ def _record(
     idempotency_key: str | None = None,
     schedule: Doc | None = None,
 ) -> Doc:
-    return new_job(
+    doc = new_job(
         job.type,
         job.payload,
         job.priority,
@@ -156,6 +174,10 @@ def _record(
         callback_url=job.callback_url,
         schedule=schedule,
     )
+    # Only when given, so a job without them is recorded as before.
+    limited = {"timeout_seconds": job.timeout_seconds, "concurrency_key": job.concurrency_key}
+    doc.update({k: v for k, v in limited.items() if v is not None})
+    return doc
 
 
 def submit(
