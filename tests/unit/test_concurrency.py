@@ -7,8 +7,9 @@ from typing import Any
 
 import mongomock
 import pytest
+from flask.testing import FlaskClient
 
-from services.core import clock
+from services.core import clock, health
 from services.core.config import Settings
 from services.core.jobs import dispatch, lifecycle
 from services.core.jobs.concurrency import Gate, Limit, limits_of
@@ -165,3 +166,49 @@ def test_an_attempt_frees_its_slots_whatever_its_outcome(store: JobStore) -> Non
         assert lifecycle.run(job_id, store, LIMITED, "unit:1", False, gate) is outcome
         assert gate.running("key:acme", clock.now()) == 0
         assert gate.slots.count_documents({"run_id": {"$ne": None}}) == 0
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config() -> Settings:
+    """The app under test runs with LIMITED's limits."""
+    return LIMITED
+
+
+def test_a_dry_run_reports_the_limits_a_job_would_meet(
+    client: FlaskClient, mongo: mongomock.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health, "queue_depths", lambda: {"jobs": {"messages": 0, "consumers": 1}})
+    Gate(mongo, LIMITED).admit(_job("sleep", "acme"), "r1", clock.now())
+    body = {"type": "noop", "concurrency_key": "acme", "timeout_seconds": 2}
+    reply = client.post("/jobs/dry-run", json=body)
+    assert reply.status_code == 200
+    [job] = reply.get_json()["jobs"]
+    assert job["time_limit_seconds"] == {"soft": 2, "hard": 2 + LIMITED.job_time_limit_grace}
+    assert [(x["scope"], x["name"], x["running"], x["at_limit"]) for x in job["limits"]] == [
+        ("type", "noop", 0, False),
+        ("key", "acme", 1, True),
+    ]
+    # A dry run takes nothing.
+    assert Gate(mongo, LIMITED).running("type:noop", clock.now()) == 0
+
+
+@pytest.mark.parametrize("key", ["", "a b", "x" * 201, 5])
+def test_a_bad_concurrency_key_is_refused(client: FlaskClient, key: object) -> None:
+    reply = client.post("/jobs", json={"type": "noop", "concurrency_key": key})
+    assert reply.status_code == 400 and reply.get_json()["field"] == "concurrency_key"
+
+
+def test_a_job_keeps_its_concurrency_key(client: FlaskClient) -> None:
+    reply = client.post("/jobs", json={"type": "noop", "concurrency_key": "customer-42"})
+    assert reply.status_code == 202 and reply.get_json()["concurrency_key"] == "customer-42"
+
+
+def test_stats_count_the_jobs_waiting_on_a_limit(client: FlaskClient, store: JobStore) -> None:
+    doc = _job("noop", "acme")
+    doc.update(status="throttled", not_before=clock.now())
+    store.insert(doc)
+    stats = client.get("/stats").get_json()
+    assert stats["jobs"]["by_status"]["throttled"] == 1
