@@ -24,6 +24,10 @@ TEST_ENV = {
     # and a short grace before the hard limit.
     "JOB_TIME_LIMITS": "hang=2,word_count=4",
     "JOB_TIME_LIMIT_GRACE": "2",
+    # test_concurrency: one `nap` at a time across the cluster, one job per concurrency key.
+    "TYPE_CONCURRENCY": "nap=1",
+    "KEY_CONCURRENCY": "1",
+    "THROTTLE_DELAY": "0.2",
 }
 
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from services.core.jobs.context import JobContext
 from services.core.jobs.registry import job_type
@@ -39,3 +39,22 @@ def hang(payload: HangPayload, ctx: JobContext) -> None:
         except SoftTimeLimitExceeded:
             if not payload.ignore_soft_limit:
                 raise
+
+
+class NapPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    seconds: float = Field(0.3, ge=0, le=2)
+
+
+def _nap(payload: NapPayload, ctx: JobContext) -> dict[str, float]:
+    """Sleeps, and says when its handler began and ended (this machine's clock), so a test can
+    tell whether two ran at once."""
+    began = time.time()
+    time.sleep(payload.seconds)
+    return {"began": began, "ended": time.time()}
+
+
+# The same handler twice: `nap` has a type concurrency limit in the test stack, `doze` none (so
+# only its `concurrency_key` limits it).
+job_type("nap", NapPayload)(_nap)
+job_type("doze", NapPayload)(_nap)

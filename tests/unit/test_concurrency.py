@@ -212,3 +212,16 @@ def test_stats_count_the_jobs_waiting_on_a_limit(client: FlaskClient, store: Job
     store.insert(doc)
     stats = client.get("/stats").get_json()
     assert stats["jobs"]["by_status"]["throttled"] == 1
+
+
+def test_the_relay_leaves_a_job_throttled_again_meanwhile_as_it_is(store: JobStore) -> None:
+    doc = _job()
+    doc.update(status="throttled", not_before=clock.now() - timedelta(seconds=1))
+    store.insert(doc)
+    due = store.due_for_dispatch(5.0)
+    # Between the relay's read and its write, a worker took the published message and found
+    # the limit still full: throttled again, to a later time. Marked queued, it would never run.
+    later = clock.now() + timedelta(seconds=1)
+    store.jobs.update_one({"_id": doc["_id"]}, {"$set": {"not_before": later}})
+    assert dispatch.relay(store, due, StubPublisher(), LIMITED) == 1
+    assert store.get(doc["_id"])["status"] == "throttled"  # type: ignore[index]

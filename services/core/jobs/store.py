@@ -306,7 +306,7 @@ class JobStore:
             {"status": JobStatus.SCHEDULED.value, "run_at": {"$lte": t}},
             {"status": JobStatus.THROTTLED.value, "not_before": {"$lte": t}},
         )
-        fields = {"priority": 1, "status": 1, "type": 1, "timeout_seconds": 1}
+        fields = {"priority": 1, "status": 1, "type": 1, "timeout_seconds": 1, "not_before": 1}
         return [doc for query in queries for doc in self.jobs.find(query, fields).limit(limit)]
 
     def stale_running(self, stale_after: float, limit: int = 500) -> list[Doc]:
@@ -335,12 +335,22 @@ class JobStore:
             return_document=_AFTER,
         )
 
-    def mark_many_queued(self, job_ids: list[str], was: str = JobStatus.PENDING.value) -> datetime:
-        """Move the jobs from `was` to queued in one `_id` `$in` write, whatever their number."""
+    def mark_many_queued(
+        self,
+        job_ids: list[str],
+        was: str = JobStatus.PENDING.value,
+        not_before_by: datetime | None = None,
+    ) -> datetime:
+        """Move the jobs from `was` to queued in one `_id` `$in` write, whatever their number.
+        `not_before_by`: only throttled jobs whose `not_before` is no later, so a job that a
+        worker took and throttled again meanwhile (a later `not_before`) stays throttled."""
         t = clock.now()
+        query: Doc = {"_id": {"$in": job_ids}, "status": was}
+        if not_before_by is not None:
+            query["not_before"] = {"$lte": not_before_by}
         if job_ids:
             self.jobs.update_many(
-                {"_id": {"$in": job_ids}, "status": was},
+                query,
                 {"$set": {"status": JobStatus.QUEUED.value, "queued_at": t, "updated_at": t}},
             )
         return t
