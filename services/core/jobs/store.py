@@ -493,21 +493,16 @@ class JobStore:
     def defer(self, job_id: str, run_id: str, not_before: datetime) -> bool:
         """Put back a job just claimed that is over a concurrency or rate limit: `throttled`
         until `not_before`, its claim undone (no attempt counted)."""
-        t = clock.now()
-        outcome = self.jobs.update_one(
-            {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
-            {
-                "$set": {
-                    "status": JobStatus.THROTTLED.value,
-                    "not_before": not_before,
-                    "worker": None,
-                    "updated_at": t,
-                },
-                "$inc": {"attempts": -1},
-                "$unset": {"run_id": "", "heartbeat_at": ""},
-            },
+        changes = {"status": JobStatus.THROTTLED.value, "not_before": not_before, "worker": None}
+        undo = {"$inc": {"attempts": -1}, "$unset": {"run_id": "", "heartbeat_at": ""}}
+        return self._end_attempt(
+            job_id, run_id, {"$set": {**changes, "updated_at": clock.now()}, **undo}
         )
-        return outcome.modified_count == 1
+
+    def _end_attempt(self, job_id: str, run_id: str, update: Doc) -> bool:
+        """Move the job out of `running` if the attempt `run_id` still holds it."""
+        query = {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value}
+        return self.jobs.update_one(query, update).modified_count == 1
 
     def running_on(self, job_id: str, worker: str) -> Doc | None:
         """The job, if the attempt running it is the one on `worker`."""
