@@ -129,6 +129,17 @@ class Settings(BaseSettings):
     job_time_limit_max: Seconds = 3600.0
     job_time_limits: Annotated[dict[str, float], NoDecode] = {}
     job_time_limit_grace: float = Field(10.0, ge=0)
+    # Concurrency and rate limits (`services/core/jobs/concurrency.py`). Per job type:
+    # TYPE_CONCURRENCY (`type=n,...`: at most n running at once across the cluster) and TYPE_RATE
+    # (`type=r,...`: at most r starts per second). Per `concurrency_key` given on submit: the same
+    # for every key, KEY_CONCURRENCY and KEY_RATE (unset: no limit). A job over a limit waits
+    # `throttled` and is tried again after THROTTLE_DELAY (a concurrency limit) or at the next
+    # second (a rate limit).
+    type_concurrency: Annotated[dict[str, Annotated[int, Field(ge=1)]], NoDecode] = {}
+    type_rate: Annotated[dict[str, Annotated[int, Field(ge=1)]], NoDecode] = {}
+    key_concurrency: int | None = Field(None, ge=1)
+    key_rate: int | None = Field(None, ge=1)
+    throttle_delay: Seconds = 1.0
     # A result bigger than this (as JSON) fails its job; MongoDB refuses documents over 16 MiB.
     result_max_bytes: int = Field(1024 * 1024, gt=0)
     # A list page stops before its documents pass this many bytes, and says `next`.
@@ -150,10 +161,13 @@ class Settings(BaseSettings):
     def _lower_case(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(host.lower() for host in hosts)
 
-    @field_validator("job_time_limits", "ticket_sla", mode="before")
+    @field_validator(
+        "job_time_limits", "ticket_sla", "type_concurrency", "type_rate", mode="before"
+    )
     @classmethod
     def _seconds_by_name(cls, value: object) -> object:
-        """`name=seconds,...`: a time limit per job type, an SLA per channel."""
+        """`name=number,...`: a time limit, a concurrency or a rate per job type, an SLA per
+        channel."""
         if not isinstance(value, str):
             return value
         pairs = (item.partition("=") for item in value.split(",") if item.strip())
@@ -163,6 +177,11 @@ class Settings(BaseSettings):
     @classmethod
     def _escalation_rules(cls, value: object) -> object:
         return escalation.parse(value) if isinstance(value, str) else value
+
+    @field_validator("key_concurrency", "key_rate", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("web_reload", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from services.core import celery_app, db
 from services.core.apikeys import KeyStore
 from services.core.config import Settings, settings
 from services.core.jobs import dependencies
+from services.core.jobs import concurrency
 from services.core.jobs.committer import Committer
 from services.core.jobs.publisher import AmqpPublisher, Publisher
 from services.core.jobs.store import JobStore
@@ -83,6 +84,7 @@ class Runtime:
         store.ensure_indexes()
         # A parent's end settles its blocked children, published through this process's publisher.
         store.parents_ended = dependencies.on_ended(store, lambda: self.publisher, s)
+        concurrency.ensure_indexes(self.database)
         return store
 
     @property

@@ -11,6 +11,7 @@ from services.core.apikeys import Scope
 from services.core.config import Settings
 from services.core.errors import Busy, Conflict, InvalidRequest
 from services.core.jobs import forecast
+from services.core.jobs.concurrency import Gate
 from services.core.jobs.dispatch import redispatch
 from services.core.jobs.states import FINISHED, JobStatus
 from services.core.jobs.store import Doc, JobStore, to_api
@@ -104,7 +105,8 @@ def dry_run() -> Response:
         _check_callbacks(jobs, runtime().settings)
     r = runtime()
     parents = parent_statuses(r.jobs, jobs, batch, may_read_job)
-    return jsonify(forecast.forecast(jobs, r.settings, clock.now(), parents))
+    gate = Gate(r.database, r.settings)
+    return jsonify(forecast.forecast(jobs, gate, clock.now(), parents))
 
 
 @bp.post("/jobs/batch")

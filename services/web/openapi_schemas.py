@@ -188,6 +188,17 @@ def _job_submission(
 
 def _dry_run() -> Schema:
     seconds = {"type": "number", "minimum": 0}
+    at_most = {"type": ["integer", "null"], "minimum": 1}
+    limit = obj(
+        {
+            "scope": {"enum": ["type", "key"]},
+            "name": {"type": "string"},
+            "concurrency": at_most,
+            "rate_per_second": at_most,
+            "running": COUNT,
+            "at_limit": {"type": "boolean"},
+        }
+    )
     job = obj(
         {
             "type": {"type": "string"},
@@ -203,6 +214,7 @@ def _dry_run() -> Schema:
             "max_attempts": {"type": "integer", "minimum": 1},
             "time_limit_seconds": obj({"soft": seconds, "hard": seconds}),
             "callback": {"type": "boolean"},
+            "limits": {"type": "array", "items": limit},
         }
     )
     queue = obj({"name": {"type": "string"}, "waiting": COUNT, "workers": COUNT})
@@ -326,6 +338,8 @@ def _job() -> Schema:
                 "items": _timeline_entry(),
                 "description": "what its parents did to it, oldest first",
             },
+            "timeout_seconds": {"type": ["number", "null"], "exclusiveMinimum": 0},
+            "concurrency_key": {"type": ["string", "null"]},
             **timestamps(*TIMESTAMPS),
         }
     )

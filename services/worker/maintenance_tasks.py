@@ -9,6 +9,7 @@ from services.core import clock, queues
 from services.core.celery_app import app, maintenance_intervals
 from services.core.jobs import callbacks, dependencies, dispatch, submission
 from services.core.jobs.callbacks import DELIVER_CALLBACK
+from services.core.jobs.concurrency import Gate
 from services.core.jobs.store import Doc
 from services.core.jobs.submission import JobRequest
 from services.core.maintenance import Maintenance
@@ -75,14 +76,18 @@ def sweep_stale() -> int | None:
     """Hand jobs whose worker stopped sending heartbeats back to the queue."""
 
     def sweep() -> int:
-        store = process_runtime().jobs
-        stale_after = process_runtime().settings.stale_after
+        runtime = process_runtime()
+        store = runtime.jobs
+        stale_after = runtime.settings.stale_after
+        slots = Gate(runtime.database, runtime.settings)
         released = 0
         for doc in store.stale_running(stale_after):
             error = f"worker lost: no heartbeat for {stale_after:g}s"
             released += store.schedule_retry(
                 doc["_id"], doc["run_id"], error, doc["attempts"], clock.now()
             )
+            # Its slots' leases have run out by now too; freed at once all the same.
+            slots.release(doc["run_id"])
         return released
 
     return _single_flight("sweep_stale", sweep)

@@ -32,6 +32,10 @@ TEST_ENV = {
     "RESERVATION_MISSES_AWAY": "2",
     "TICKET_REJECT_COOLDOWN": "15",
     "TICKET_ESCALATION": "itest-escalate=2:itest-fallback",
+    # test_concurrency: one `nap` at a time across the cluster, one job per concurrency key.
+    "TYPE_CONCURRENCY": "nap=1",
+    "KEY_CONCURRENCY": "1",
+    "THROTTLE_DELAY": "0.2",
 }
 
 

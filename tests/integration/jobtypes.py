@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from services.core.jobs.context import JobContext
 from services.core.jobs.registry import job_type
@@ -49,3 +49,22 @@ class InheritPayload(BaseModel):
 def inherit(payload: InheritPayload, ctx: JobContext) -> Any:
     """Returns the results of its parent jobs, as the dependency tests read them back."""
     return {"parents": ctx.parent_results()}
+
+
+class NapPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    seconds: float = Field(0.3, ge=0, le=2)
+
+
+def _nap(payload: NapPayload, ctx: JobContext) -> dict[str, float]:
+    """Sleeps, and says when its handler began and ended (this machine's clock), so a test can
+    tell whether two ran at once."""
+    began = time.time()
+    time.sleep(payload.seconds)
+    return {"began": began, "ended": time.time()}
+
+
+# The same handler twice: `nap` has a type concurrency limit in the test stack, `doze` none (so
+# only its `concurrency_key` limits it).
+job_type("nap", NapPayload)(_nap)
+job_type("doze", NapPayload)(_nap)

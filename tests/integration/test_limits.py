@@ -87,3 +87,15 @@ def test_a_slow_drip_cannot_hold_a_word_count_past_its_limit(api: Api, drip_serv
     # Stopped by the job's 4 s, not by the fetch's own 15 s total timeout.
     assert done["error"] == "FetchFailed: the fetch did not finish within its job's time limit"
     assert api.wait_status(api.submit("noop", {})["id"], "succeeded")
+
+
+def test_a_job_s_own_timeout_stops_it_and_it_is_retried(api: Api) -> None:
+    # `hang` has a 2 s limit in the test stack; this job asks for 1 s, and gets two attempts.
+    job = api.submit("hang", {}, priority=9, max_attempts=2, timeout_seconds=1)
+    assert job["timeout_seconds"] == 1
+    done = api.wait_status(job["id"], "failed", "succeeded")
+    assert done["status"] == "failed" and done["attempts"] == 2
+    error = "time limit exceeded: the attempt ran past its 1 s limit"
+    assert [e["error"] for e in done["errors"]] == [error, error]
+    after = api.submit("noop", {})
+    assert api.wait_status(after["id"], "succeeded")

@@ -124,6 +124,8 @@ def test_the_api_shows_every_field_of_a_job() -> None:
         "callback_sent_at": at,
         "depends_on": ["p1"],
         "timeline": [{"at": at, "event": "released", "parent": "p1", "detail": "done"}],
+        "timeout_seconds": 7.5,
+        "concurrency_key": "customer-1",
         "run_at": None,
         "created_at": T0,
         "queued_at": T0,
@@ -157,6 +159,8 @@ def test_the_api_shows_every_field_of_a_job() -> None:
         "schedule": None,
         "depends_on": ["p1"],
         "timeline": [{"at": z1, "event": "released", "parent": "p1", "detail": "done"}],
+        "timeout_seconds": 7.5,
+        "concurrency_key": "customer-1",
         "run_at": None,
         "created_at": z0,
         "queued_at": z0,
@@ -169,6 +173,7 @@ def test_the_api_shows_every_field_of_a_job() -> None:
     assert shown["errors"] == [] and shown["cancel_requested"] is False
     assert shown["depends_on"] == [] and shown["timeline"] == []
     assert shown["result"] is shown["error"] is shown["idempotency_key"] is None
+    assert shown["timeout_seconds"] is shown["concurrency_key"] is None
 
 
 def test_an_attempt_writes_its_start_heartbeats_progress_and_outcome(
@@ -312,6 +317,7 @@ def test_the_indexes_every_query_of_the_jobs_relies_on(indexed: JobStore) -> Non
             ("updated_at", "pending"),
             ("retry_at", "retrying"),
             ("heartbeat_at", "running"),
+            ("not_before", "throttled"),
         )
     }
     assert _indexes(indexed) == {

@@ -92,6 +92,7 @@ def test_fixed_sets_are_enums(spec: dict[str, Any]) -> None:
         "queued",
         "running",
         "retrying",
+        "throttled",
         "succeeded",
         "failed",
         "cancelled",

@@ -26,7 +26,7 @@ _PENDING = JobStatus.PENDING.value
 
 
 def _messages(docs: Iterable[Doc], s: Settings) -> list[Message]:
-    return [(doc["_id"], doc["priority"], limits.for_type(doc["type"], s)) for doc in docs]
+    return [(doc["_id"], doc["priority"], limits.of(doc, s)) for doc in docs]
 
 
 def _publish(
@@ -89,6 +89,13 @@ def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher, s: Sett
     return Dispatched(confirmed, queued_at, failure)
 
 
+def _latest_not_before(docs: list[Doc], status: str) -> datetime | None:
+    """For throttled jobs, the latest `not_before` the relay read (see `mark_many_queued`)."""
+    if status != JobStatus.THROTTLED.value:
+        return None
+    return max(d["not_before"] for d in docs if d["status"] == status)
+
+
 def relay(store: JobStore, due: Iterable[Doc], publisher: Publisher, s: Settings) -> int:
     """Publish jobs left pending and retries whose backoff is over; how many went out."""
     docs = list(due)
@@ -97,5 +104,5 @@ def relay(store: JobStore, due: Iterable[Doc], publisher: Publisher, s: Settings
         log.warning("relay stopped, broker unavailable: %s", failure)
     for status in {doc["status"] for doc in docs}:
         ids = [d["_id"] for d in docs if d["status"] == status and d["_id"] in confirmed]
-        store.mark_many_queued(ids, was=status)
+        store.mark_many_queued(ids, was=status, not_before_by=_latest_not_before(docs, status))
     return len(confirmed)

@@ -6,20 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from services.core import clock, health, queues
-from services.core.config import Settings
 from services.core.errors import BrokerUnavailable
 from services.core.jobs import dependencies, limits
+from services.core.jobs.concurrency import Gate
 from services.core.jobs.states import JobStatus
 from services.core.jobs.submission import JobRequest
 
 
 def forecast(
-    jobs: list[JobRequest], s: Settings, now: datetime, parents: dict[str, str] | None = None
+    jobs: list[JobRequest], gate: Gate, now: datetime, parents: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Each job as it would be recorded, and the queue it would join as it stands now.
     `parents`: the status of each parent named by id, as `submission.parent_statuses` checked
     them (the same 400, 404 and 409 as a submit: the dependency graph of a batch included)."""
-    return {"jobs": [_one(job, s, now, parents or {}) for job in jobs], "queue": _queue()}
+    return {"jobs": [_one(job, gate, now, parents or {}) for job in jobs], "queue": _queue()}
 
 
 def _status(job: JobRequest, later: bool, parents: dict[str, str]) -> JobStatus:
@@ -28,10 +28,11 @@ def _status(job: JobRequest, later: bool, parents: dict[str, str]) -> JobStatus:
     return JobStatus.SCHEDULED if later else JobStatus.PENDING
 
 
-def _one(job: JobRequest, s: Settings, now: datetime, parents: dict[str, str]) -> dict[str, Any]:
+def _one(job: JobRequest, gate: Gate, now: datetime, parents: dict[str, str]) -> dict[str, Any]:
+    s = gate.settings
     start = job.start_at(now)
     later = start is not None and start > now
-    time_limits = limits.for_type(job.type, s)
+    time_limits = limits.for_job(job.type, job.timeout_seconds, s)
     return {
         "type": job.type,
         "priority": job.priority,
@@ -42,6 +43,8 @@ def _one(job: JobRequest, s: Settings, now: datetime, parents: dict[str, str]) -
         "max_attempts": job.max_attempts or s.job_max_attempts,
         "time_limit_seconds": {"soft": time_limits.soft, "hard": time_limits.hard},
         "callback": job.callback_url is not None,
+        # The concurrency and rate limits it would meet, and how full each is now.
+        "limits": gate.report(job.type, job.concurrency_key, now),
     }
 
 

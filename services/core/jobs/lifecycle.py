@@ -2,6 +2,8 @@
 
     claim (queued → running) → heartbeat while the handler runs → one of
       succeeded · cancelled · retrying (backoff, then the relay re-queues it) · failed (dead letter)
+    or, over a concurrency or rate limit right after the claim: throttled (the relay re-queues it
+    at its `not_before`; no attempt counted)
 
 Every write after the claim is conditional on this attempt's `run_id`, so when a dead worker's
 job has been taken over, a late outcome from the old attempt changes nothing.
@@ -17,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
@@ -30,6 +32,7 @@ from services.core import clock, jsonfield
 from services.core.config import Settings
 from services.core.fetch import FetchPolicy
 from services.core.jobs import dependencies, limits, registry, timings
+from services.core.jobs.concurrency import Gate
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
 from services.core.jobs.states import JobStatus, backoff_delay
 from services.core.jobs.store import Doc, JobStore
@@ -51,15 +54,45 @@ class Outcome(Enum):
     RETRYING = "retrying"
     FAILED = "failed"  # out of attempts: the message goes to the dead-letter queue
     SUPERSEDED = "superseded"  # another attempt took over while this one ran
+    THROTTLED = "throttled"  # over a concurrency or rate limit: put back to wait
 
 
 def run(
-    job_id: str, store: JobStore, settings: Settings, worker: str, redelivered: bool
+    job_id: str,
+    store: JobStore,
+    settings: Settings,
+    worker: str,
+    redelivered: bool,
+    gate: Gate | None = None,
 ) -> Outcome:
     run_id = uuid.uuid4().hex
     doc = store.claim(job_id, run_id, worker, take_over=redelivered)
     if doc is None:
         return Outcome.SKIPPED
+    gate = gate or Gate(store.jobs.database, settings)
+    admission = gate.admit(doc, run_id, clock.now())
+    if admission.not_before is not None:
+        return _throttle(store, doc, run_id, admission.not_before)
+    try:
+        return _attempt(store, doc, run_id, settings, worker, gate if admission.held else None)
+    finally:
+        if admission.held:
+            gate.release(run_id)
+
+
+def _throttle(store: JobStore, doc: Doc, run_id: str, not_before: datetime) -> Outcome:
+    if not store.defer(doc["_id"], run_id, not_before):
+        return Outcome.SUPERSEDED
+    _event("job throttled", doc, run_id, not_before=clock.iso(not_before))
+    return Outcome.THROTTLED
+
+
+def _attempt(
+    store: JobStore, doc: Doc, run_id: str, settings: Settings, worker: str, slots: Gate | None
+) -> Outcome:
+    """Run the claimed job's handler once and record what came of it. `slots`: the gate whose
+    slots the attempt holds, renewed with each heartbeat."""
+    job_id = doc["_id"]
     _event("job started", doc, run_id, worker=worker)
     attempt = doc["attempts"]
     if attempt == 1:
@@ -71,7 +104,7 @@ def run(
         # Only a worker that died mid-run gets here: stop a job that keeps killing workers.
         return _fail(store, doc, run_id, "worker lost during every attempt")
 
-    time_limits = limits.for_type(doc["type"], settings)
+    time_limits = limits.of(doc, settings)
     ctx = JobContext(
         job_id,
         attempt,
@@ -84,7 +117,7 @@ def run(
         ctx.cancel_requested.set()
     try:
         payload = job_type.payload_model.model_validate(jsonfield.load(doc["payload"]))
-        beat = partial(_heartbeat, store, job_id, run_id, ctx.cancel_requested)
+        beat = partial(_heartbeat, store, job_id, run_id, ctx.cancel_requested, slots)
         with heartbeats().ticking(beat, settings.heartbeat_interval):
             ctx.raise_if_cancelled()
             result = job_type.handler(payload, ctx)
@@ -114,7 +147,8 @@ def abandon(job_id: str, store: JobStore, settings: Settings, worker: str) -> Ou
     doc = store.running_on(job_id, worker)
     if doc is None:
         return Outcome.SKIPPED
-    hard = limits.for_type(doc["type"], settings).hard
+    Gate(store.jobs.database, settings).release(doc["run_id"])
+    hard = limits.of(doc, settings).hard
     error = f"time limit exceeded: the attempt was stopped at its hard limit of {hard:g} s"
     return _failed_attempt(store, doc, doc["run_id"], error, settings)
 
@@ -196,10 +230,18 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _heartbeat(store: JobStore, job_id: str, run_id: str, cancel: threading.Event) -> None:
-    """Mark the attempt alive, and pass on a cancel request to the handler."""
+def _heartbeat(
+    store: JobStore,
+    job_id: str,
+    run_id: str,
+    cancel: threading.Event,
+    slots: Gate | None = None,
+) -> None:
+    """Mark the attempt alive, renew the slots it holds, and pass on a cancel request."""
     try:
         doc = store.heartbeat(job_id, run_id)
+        if slots is not None and doc is not None:
+            slots.renew(run_id, clock.now())
     except PyMongoError as exc:
         log.warning("heartbeat skipped: %s", exc)
         return

@@ -13,6 +13,8 @@ class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     RETRYING = "retrying"
+    # Over a concurrency or rate limit at claim time: off the broker until `not_before`.
+    THROTTLED = "throttled"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -22,7 +24,13 @@ class JobStatus(StrEnum):
 # because such a job is only published once due; the publish and the move to `queued` are not
 # atomic.
 # `blocked` is not: only its release (`dependencies`) moves it on, to pending or scheduled.
-STARTABLE = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)
+STARTABLE = (
+    JobStatus.SCHEDULED,
+    JobStatus.PENDING,
+    JobStatus.QUEUED,
+    JobStatus.RETRYING,
+    JobStatus.THROTTLED,
+)
 CANCELLABLE_AT_ONCE = (*STARTABLE, JobStatus.BLOCKED)
 # What a submit records before anything is on the broker.
 NOT_YET_PUBLISHED = (JobStatus.SCHEDULED, JobStatus.PENDING, JobStatus.BLOCKED)

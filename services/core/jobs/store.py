@@ -147,6 +147,8 @@ def to_api(doc: Doc) -> Doc:
         "schedule": _schedule_to_api(doc.get("schedule")),
         "depends_on": doc.get("depends_on", []),
         "timeline": [{**e, "at": clock.iso(e.get("at"))} for e in doc.get("timeline", [])],
+        "timeout_seconds": doc.get("timeout_seconds"),
+        "concurrency_key": doc.get("concurrency_key"),
         **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS},
     }
 
@@ -194,6 +196,7 @@ class JobStore:
             ("updated_at", JobStatus.PENDING),  # the outbox: publishes that never completed
             ("retry_at", JobStatus.RETRYING),  # retries waiting out their backoff
             ("heartbeat_at", JobStatus.RUNNING),  # running attempts and their liveness
+            ("not_before", JobStatus.THROTTLED),  # jobs waiting on a concurrency or rate limit
         ):
             self.jobs.create_index(
                 [(field, ASCENDING)],
@@ -326,8 +329,9 @@ class JobStore:
             },
             {"status": JobStatus.RETRYING.value, "retry_at": {"$lte": t}},
             {"status": JobStatus.SCHEDULED.value, "run_at": {"$lte": t}},
+            {"status": JobStatus.THROTTLED.value, "not_before": {"$lte": t}},
         )
-        fields = {"priority": 1, "status": 1, "type": 1}
+        fields = {"priority": 1, "status": 1, "type": 1, "timeout_seconds": 1, "not_before": 1}
         return [doc for query in queries for doc in self.jobs.find(query, fields).limit(limit)]
 
     def stale_running(self, stale_after: float, limit: int = 500) -> list[Doc]:
@@ -356,12 +360,22 @@ class JobStore:
             return_document=_AFTER,
         )
 
-    def mark_many_queued(self, job_ids: list[str], was: str = JobStatus.PENDING.value) -> datetime:
-        """Move the jobs from `was` to queued in one `_id` `$in` write, whatever their number."""
+    def mark_many_queued(
+        self,
+        job_ids: list[str],
+        was: str = JobStatus.PENDING.value,
+        not_before_by: datetime | None = None,
+    ) -> datetime:
+        """Move the jobs from `was` to queued in one `_id` `$in` write, whatever their number.
+        `not_before_by`: only throttled jobs whose `not_before` is no later, so a job that a
+        worker took and throttled again meanwhile (a later `not_before`) stays throttled."""
         t = clock.now()
+        query: Doc = {"_id": {"$in": job_ids}, "status": was}
+        if not_before_by is not None:
+            query["not_before"] = {"$lte": not_before_by}
         if job_ids:
             self.jobs.update_many(
-                {"_id": {"$in": job_ids}, "status": was},
+                query,
                 {"$set": {"status": JobStatus.QUEUED.value, "queued_at": t, "updated_at": t}},
             )
         return t
@@ -501,6 +515,20 @@ class JobStore:
                 {"_id": job_id, "status": JobStatus.RUNNING.value}, update, return_document=_AFTER
             )
         return doc
+
+    def defer(self, job_id: str, run_id: str, not_before: datetime) -> bool:
+        """Put back a job just claimed that is over a concurrency or rate limit: `throttled`
+        until `not_before`, its claim undone (no attempt counted)."""
+        changes = {"status": JobStatus.THROTTLED.value, "not_before": not_before, "worker": None}
+        undo = {"$inc": {"attempts": -1}, "$unset": {"run_id": "", "heartbeat_at": ""}}
+        return self._end_attempt(
+            job_id, run_id, {"$set": {**changes, "updated_at": clock.now()}, **undo}
+        )
+
+    def _end_attempt(self, job_id: str, run_id: str, update: Doc) -> bool:
+        """Move the job out of `running` if the attempt `run_id` still holds it."""
+        query = {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value}
+        return self.jobs.update_one(query, update).modified_count == 1
 
     def running_on(self, job_id: str, worker: str) -> Doc | None:
         """The job, if the attempt running it is the one on `worker`."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from annotated_types import Ge, Le
+from annotated_types import Ge, Gt, Le
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -36,6 +36,8 @@ MAX_DELAY_SECONDS = 10 * 365 * 24 * 3600
 MAX_PARENTS = dependencies.MAX_PARENTS
 JobId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]
 BatchIndex = Annotated[int, Ge(0), Le(999), Strict(), BeforeValidator(integral)]
+# The longest `timeout_seconds` a request may ask for; JOB_TIME_LIMIT_MAX caps it further.
+MAX_TIMEOUT_SECONDS = 24 * 3600
 
 
 def _text(value: Any) -> Any:
@@ -80,6 +82,20 @@ class JobRequest(BaseModel):
         default=None,
         description="in `POST /jobs/batch` only: parents among the jobs before this one in the "
         "same batch, by their index there (0 is the first)",
+    )
+    timeout_seconds: Annotated[float, Gt(0), Le(MAX_TIMEOUT_SECONDS)] | None = Field(
+        default=None,
+        description="this job's time limit per attempt, instead of its type's (capped at the "
+        "server's JOB_TIME_LIMIT_MAX): past it the attempt fails and is retried while attempts "
+        "are left",
+    )
+    concurrency_key: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")]
+        | None
+    ) = Field(
+        default=None,
+        description="a name, such as a customer id, whose jobs share the server's KEY_CONCURRENCY "
+        "and KEY_RATE limits",
     )
 
     @field_validator("delay_seconds")
@@ -146,9 +162,18 @@ def _invalid(exc: ValidationError, prefix: str) -> InvalidJob:
 def _fingerprint(job: JobRequest) -> str:
     fields = job.model_dump(mode="json")
     # Left out when unused, so that requests made before these fields existed hash as they did.
-    for optional in ("run_at", "delay_seconds", "callback_url", "depends_on", "depends_on_index"):
-        if fields[optional] is None:
-            del fields[optional]
+    optional = (
+        "run_at",
+        "delay_seconds",
+        "callback_url",
+        "depends_on",
+        "depends_on_index",
+        "timeout_seconds",
+        "concurrency_key",
+    )
+    for name in optional:
+        if fields[name] is None:
+            del fields[name]
     return hashlib.sha256(jsonfield.dump(fields).encode()).hexdigest()
 
 
@@ -159,7 +184,7 @@ def _record(
     idempotency_key: str | None = None,
     schedule: Doc | None = None,
 ) -> Doc:
-    return new_job(
+    doc = new_job(
         job.type,
         job.payload,
         job.priority,
@@ -171,6 +196,10 @@ def _record(
         callback_url=job.callback_url,
         schedule=schedule,
     )
+    # Only when given, so a job without them is recorded as before.
+    limited = {"timeout_seconds": job.timeout_seconds, "concurrency_key": job.concurrency_key}
+    doc.update({k: v for k, v in limited.items() if v is not None})
+    return doc
 
 
 def _anyone(_doc: Doc) -> bool:
