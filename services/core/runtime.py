@@ -18,8 +18,7 @@ from pymongo.database import Database
 from services.core import celery_app, db
 from services.core.apikeys import KeyStore
 from services.core.config import Settings, settings
-from services.core.jobs import dependencies
-from services.core.jobs import concurrency
+from services.core.jobs import concurrency, dependencies
 from services.core.jobs.committer import Committer
 from services.core.jobs.publisher import AmqpPublisher, Publisher
 from services.core.jobs.store import JobStore

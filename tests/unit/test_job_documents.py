@@ -208,7 +208,25 @@ def test_an_attempt_writes_its_start_heartbeats_progress_and_outcome(
     t = frozen.advance()
     store.finish(job_id, "run-1", JobStatus.FAILED, job_type="noop", error="boom", attempt=1)
     ended = {"status": "failed", "finished_at": t, "callback_next_at": t, **_boom(t)}
+    # A dead letter carries no `expires_at`: the TTL index never takes it.
     assert _changed(store, job_id, before) == ended
+
+
+def test_only_succeeded_and_cancelled_jobs_carry_an_expiry(store: JobStore, frozen: Clock) -> None:
+    ended = {}
+    for status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        job_id = _recorded(store)["_id"]
+        store.claim(job_id, "run-1", "host:1", take_over=False)
+        store.finish(job_id, "run-1", status, job_type="noop", attempt=1)
+        ended[status] = _got(store, job_id).get("expires_at")
+    t = clock.now()
+    assert ended == {JobStatus.SUCCEEDED: t, JobStatus.FAILED: None, JobStatus.CANCELLED: t}
+    # Retried by hand, a job is in flight again and must not expire.
+    reopened = _recorded(store)["_id"]
+    store.cancel(reopened)
+    assert _got(store, reopened)["expires_at"] == t
+    store.reopen(reopened)
+    assert _got(store, reopened)["expires_at"] is None
 
 
 def test_a_retry_records_the_error_and_when_to_try_again(store: JobStore, frozen: Clock) -> None:
@@ -253,6 +271,7 @@ def test_a_cancel_finishes_a_waiting_job_and_flags_a_running_one(
         "status": "cancelled",
         "cancel_requested": True,
         "finished_at": t,
+        "expires_at": t,
         "updated_at": t,
         "callback_next_at": t,
     }
@@ -330,11 +349,8 @@ def test_the_indexes_every_query_of_the_jobs_relies_on(indexed: JobStore) -> Non
             "key": [("callback_next_at", 1)],
             "partialFilterExpression": {"callback_pending": True},
         },
-        EXPIRY_INDEX: {
-            "key": [("finished_at", 1)],
-            "expireAfterSeconds": 7 * 86400,
-            "partialFilterExpression": {"status": {"$in": ["succeeded", "cancelled"]}},
-        },
+        # No partial filter: secantusd-rs scans the whole collection for a TTL pass with one.
+        EXPIRY_INDEX: {"key": [("expires_at", 1)], "expireAfterSeconds": 7 * 86400},
         # Equality filters only: secantusd-rs does not use a partial index filtered by `$in`.
         BLOCKED_INDEX: {
             "key": [("depends_on", 1)],

@@ -201,6 +201,7 @@ def _job(rand: random.Random, now: datetime) -> Doc:
             status=JobStatus.CANCELLED.value,
             cancel_requested=True,
             finished_at=finished,
+            expires_at=finished,
             updated_at=finished,
         )
         return doc
@@ -238,6 +239,7 @@ def _job(rand: random.Random, now: datetime) -> Doc:
         started_at=started,
         heartbeat_at=started,
         finished_at=finished,
+        expires_at=None if status == JobStatus.FAILED else finished,
         updated_at=finished,
     )
     return doc

@@ -321,6 +321,7 @@ def _cancel(store: JobStore, children: list[Doc], parent: str, status: str) -> l
             "status": JobStatus.CANCELLED.value,
             "error": reason,
             "finished_at": t,
+            "expires_at": t,
             "updated_at": t,
             # Due from now, should it have a callback (`callbacks`).
             "callback_next_at": t,
