@@ -18,6 +18,7 @@ from services.core.jobs import registry
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore
 from services.core.runtime import Runtime, use
+from services.core.tickets import dispatch as ticket_dispatch
 
 registry.load()
 
@@ -113,3 +114,13 @@ def client(client_for: ClientFor) -> Iterator[FlaskClient]:
     """A client with an admin key."""
     with client_for(Scope.ADMIN) as c:
         yield c
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The ticket tasks published, as (task, argument), instead of sent to a broker."""
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        ticket_dispatch, "_send", lambda task, arg, priority: sent.append((task, arg))
+    )
+    return sent

@@ -10,13 +10,6 @@ from tests.unit.ticket_worker import TicketWorker
 
 
 @pytest.fixture
-def published(monkeypatch):
-    sent = []
-    monkeypatch.setattr(dispatch, "_send", lambda task, arg, priority: sent.append((task, arg)))
-    return sent
-
-
-@pytest.fixture
 def store(runtime):
     return runtime.tickets
 

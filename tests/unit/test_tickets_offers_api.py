@@ -10,13 +10,6 @@ AGENT = {"name": "Ada", "channels": {"voice": {"capacity": 1}}, "auto_accept": F
 
 
 @pytest.fixture
-def published(monkeypatch):
-    sent = []
-    monkeypatch.setattr(dispatch, "_send", lambda task, arg, priority: sent.append((task, arg)))
-    return sent
-
-
-@pytest.fixture
 def admin(published, client_for):
     return client_for(Scope.ADMIN)
 
