@@ -430,14 +430,15 @@ def render(results: dict[str, Any], findings: str) -> str:
         "",
         "## 2. Submit, end to end and ticket assignment, on each database",
         "",
-        f"Submit: wrk, 2 threads, {s['seconds_per_run']:g} s per run, through Nginx; the 2 "
-        "workers consume the jobs meanwhile; after each run the queue is emptied and the jobs "
-        "the run made are deleted (the history stays). Baselines: the same `POST /jobs` with an "
-        "unknown job type (400 before any database or broker work); seed 004's way of "
-        "accepting a job, reproduced in bench/seed004.py (one gevent Gunicorn worker, insert, a "
-        "new AMQP connection per publish, read back; same MongoDB and RabbitMQ, not behind "
-        "Nginx); and a primary-key `GET /jobs/<id>`. Requests/s count only the answers each "
-        "scenario is meant to give; other answers are counted beside them.",
+        f"Submit: wrk, 2 threads, {s['seconds_per_run']:g} s per run, through Nginx; the job "
+        "workers are stopped for the section (the API tier alone, as when workers run on other "
+        "machines: on this one they would take the same 2 cores); after each run the queue is "
+        "emptied and the jobs the run made are deleted (the history stays). Baselines: the same "
+        "`POST /jobs` with an unknown job type (400 before any database or broker work); seed "
+        "004's way of accepting a job, reproduced in bench/seed004.py (one gevent Gunicorn "
+        "worker, insert, a new AMQP connection per publish, read back; same MongoDB and RabbitMQ,"
+        " not behind Nginx); and a primary-key `GET /jobs/<id>`. Requests/s count only the "
+        "answers each scenario is meant to give; other answers are counted beside them.",
         "",
         f"End to end: {e['n']} noop jobs posted to `/jobs/batch` (250 per request) until all "
         f"are `succeeded` (checked by `_id`, never by scanning), {e['workers']} worker "
@@ -483,8 +484,8 @@ def render(results: dict[str, Any], findings: str) -> str:
         "Milliseconds of CPU per request or job, by process type (each with its children), "
         "measured over each scenario's runs at its best concurrency; wrk's own CPU is not in "
         "it. Every process shares the machine's cores, so the total bounds the rate: the last "
-        "row is cores / total. During the submit scenarios the workers run the accepted jobs, "
-        "so their CPU is part of what an accepted job costs.",
+        "row is cores / total. During the submit scenarios the job workers are stopped, so "
+        "an accepted job's figure is the cost of accepting it; end to end adds its run.",
         "",
         *_cpu(results, "history"),
         "",

@@ -9,9 +9,11 @@
 - `POST /jobs/batch` (BATCH jobs per request), reported in jobs/s.
 
 Requests/s count only the answers each scenario is meant to give (2xx; 400 for the invalid one).
-Workers keep consuming the noop jobs meanwhile, as they would in production; after every run the
-queue is emptied and the jobs the run made are deleted (the history, if any, stays), so each
-run starts alike.
+The job workers are stopped for the whole section: on this machine they would share the web
+replicas' two cores, so what is measured here is the API tier alone, as on a deployment whose
+workers run elsewhere (end to end, benchmark 2, measures the two together). After every run the
+queue is emptied and the jobs the run made are deleted (the history, if any, stays), so each run
+starts alike.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bench import cpu, wrk
@@ -68,8 +72,8 @@ def _run(
     expected = EXPECTED.get(scenario, "2")
     answered = sum(n for code, n in result["statuses"].items() if code.startswith(expected))
     result["all_rps"], result["rps"] = result["rps"], answered / result["seconds"]
-    # Per answer; per job for batches. Jobs the workers ran meanwhile are in it: they are part of
-    # what an accepted job costs this machine.
+    # Per answer; per job for batches. The job workers are stopped (`workers_stopped`): this is
+    # what accepting a job costs, without running it.
     result["cpu_ms"] = cpu.per_unit(used, answered * (BATCH if scenario == "post_batch" else 1))
     # Requests wrk gave up on are still being served: let them end before the next run starts.
     time.sleep(min(result["p99_ms"] / 1000 + 1.0, SETTLE_MAX))
@@ -78,6 +82,17 @@ def _run(
     else:
         backends.reset_jobs(stack.config, since)
     return result
+
+
+@contextmanager
+def workers_stopped(stack: LocalStack) -> Iterator[None]:
+    """The stack's job workers stopped in the block (the ticket and maintenance workers run)."""
+    names = [f"worker-{i}" for i in range(1, stack.config.workers + 1)]
+    stack.ctl("stop", *names)
+    try:
+        yield
+    finally:
+        stack.ctl("start", *names)
 
 
 def measure(
@@ -96,7 +111,7 @@ def measure(
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {
         s: {c: [] for c in concurrencies} for s in (*SCENARIOS, "post_batch")
     }
-    with Seed004(stack.config) as seed004:
+    with Seed004(stack.config) as seed004, workers_stopped(stack):
         for rep in range(reps):
             for c in concurrencies:
                 for scenario in SCENARIOS:

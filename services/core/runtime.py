@@ -123,6 +123,11 @@ class Runtime:
         return Ageing(self.settings.ticket_sla, self.settings.ticket_ageing)
 
     @property
+    def gate(self) -> concurrency.Gate:
+        """The concurrency and rate limits a worker admits its attempts through."""
+        return self._once("gate", lambda: concurrency.Gate(self.database, self.settings))
+
+    @property
     def publisher(self) -> Publisher:
         return self._once("publisher", lambda: AmqpPublisher(celery_app.app))
 

@@ -85,7 +85,7 @@ def run_job(self: Task, job_id: str) -> str:
     try:
         runtime = process_runtime()
         outcome = lifecycle.run(
-            job_id, runtime.attempts, runtime.settings, worker_name(), redelivered
+            job_id, runtime.attempts, runtime.settings, worker_name(), redelivered, runtime.gate
         )
     except ConnectionFailure as exc:
         raise hand_back(f"job {job_id}", exc) from exc
