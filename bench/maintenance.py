@@ -15,11 +15,11 @@ from typing import Any
 
 from pymongo.database import Database
 
+from services.core.documents import Doc
 from services.core.maintenance import Maintenance
 from services.core.ticker import Ticker
 
 SAMPLE_EVERY = 0.5
-Doc = dict[str, Any]
 
 
 class MaintenanceWatch:

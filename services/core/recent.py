@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import bson
 from bson import ObjectId
@@ -24,7 +23,8 @@ from bson.errors import InvalidId
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 
-Doc = dict[str, Any]
+from services.core.documents import Doc
+
 # Ids read at most per page, whatever the history.
 SCAN_BUDGET = 5000
 FIRST_WINDOW = timedelta(minutes=1)

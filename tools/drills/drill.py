@@ -19,13 +19,13 @@ from typing import Any
 from pymongo.database import Database
 
 from services.core import jsonfield
+from services.core.documents import Doc
 from tools.drills.faults import Fault
 from tools.drills.jobtypes import EXECUTIONS
 from tools.drills.load import REFUSED, Load, Sent
 from tools.localstack import backends
 from tools.localstack.stack import LocalStack
 
-Doc = dict[str, Any]
 FINISHED = ("succeeded", "failed", "cancelled")
 # `tally` logs every execution of its handler in a side collection and returns the attempt that
 # produced its result: the two facts that tell "executed twice" from "recorded twice".

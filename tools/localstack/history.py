@@ -35,13 +35,13 @@ from pymongo.database import Database
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from services.core import clock, jsonfield
+from services.core.documents import Doc
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import JobStore, new_job
 from services.core.tickets.holds import new_hold
 from services.core.tickets.states import AgentStatus, Channel, TicketStatus
 from services.core.tickets.store import new_agent, new_ticket
 
-Doc = dict[str, Any]
 ProgressFn = Callable[[str, int, int], None]
 
 BATCH = 5000

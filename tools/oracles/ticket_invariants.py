@@ -17,11 +17,11 @@ The snapshot is plain data (the API's JSON), so tests and the simulator use the 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-Doc = Mapping[str, Any]
+from services.core.documents import ReadOnlyDoc as Doc
+
 # The statuses in which a ticket holds a unit of its agent's capacity.
 HOLDING = ("assigned", "reserved")
 

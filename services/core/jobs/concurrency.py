@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.collection import Collection
@@ -32,8 +31,8 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.core.config import Settings
+from services.core.documents import Doc
 
-Doc = dict[str, Any]
 FREE = datetime(1970, 1, 1, tzinfo=UTC)
 SLOTS = "job_slots"
 RATES = "job_rates"

@@ -18,6 +18,7 @@ from pymongo.database import Database
 
 from services.core import clock, jsonfield, recent
 from services.core.config import JOB_RETENTION, PAGE_MAX_BYTES
+from services.core.documents import Doc
 from services.core.jobs import timings
 from services.core.jobs.states import (
     CANCELLABLE_AT_ONCE,
@@ -30,7 +31,6 @@ from services.core.jobs.states import (
 from services.core.jobs.tally import Tally
 
 log = logging.getLogger(__name__)
-Doc = dict[str, Any]
 MAX_ERRORS_KEPT = 20
 EXPIRY_INDEX = "expiry"
 # Before the TTL index moved to `expires_at` (see `ensure_retention`).

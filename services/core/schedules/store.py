@@ -8,15 +8,14 @@ beats or workers that found the same due tick, one advances it and the other doe
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.core import clock
+from services.core.documents import Doc
 
-Doc = dict[str, Any]
 # Changes kept on a schedule, newest last.
 HISTORY_KEPT = 20
 

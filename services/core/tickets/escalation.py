@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from services.core.documents import Doc
 from services.core.tickets.states import TicketStatus
 
 if TYPE_CHECKING:  # the settings import these rules, and the store imports the settings
     from services.core.tickets.store import TicketStore
 
-Doc = dict[str, Any]
 
 JOIN = "+"
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
+from services.core.documents import ReadOnlyDoc as Doc
 from services.core.tickets.states import (
     CHANNEL_RANK,
     AgentStatus,
@@ -23,7 +24,6 @@ from services.core.tickets.states import (
     free_field,
 )
 
-Doc = Mapping[str, Any]
 SortSpec = list[tuple[str, int]]
 
 

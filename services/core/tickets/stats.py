@@ -6,11 +6,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from services.core.documents import Doc
 from services.core.tickets.states import CHANNELS, AgentStatus, active_field, capacity_field
-
-Doc = dict[str, Any]
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:

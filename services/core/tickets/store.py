@@ -22,6 +22,7 @@ from pymongo.database import Database
 
 from services.core import clock, jsonfield, recent
 from services.core.config import PAGE_MAX_BYTES
+from services.core.documents import Doc
 from services.core.tickets import matching
 from services.core.tickets.holds import Hold, new_hold
 from services.core.tickets.offers import OfferPolicy
@@ -35,7 +36,6 @@ from services.core.tickets.states import (
     free_field,
 )
 
-Doc = dict[str, Any]
 _AFTER = ReturnDocument.AFTER
 QUEUE_FIELDS = ("channel", "skills", "priority", "rank", "created_at")
 TICKET_TIMESTAMPS = (

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from services.core import clock
+from services.core.documents import Doc
 from services.core.errors import InvalidRequest
 from services.core.jobs.states import CANCELLABLE_AT_ONCE, RETRYABLE_BY_HAND, JobStatus
 
-Doc = dict[str, Any]
 TYPE_MAX = 200
 CURSOR_MAX = 64
 NAME_MAX = 200
