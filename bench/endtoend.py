@@ -32,6 +32,8 @@ BATCH = 250
 BARE_PARTS = ("rabbitmq", "bare workers", "bench (publisher)")
 NOOP = {"type": "noop", "payload": {}}
 POLL = 0.25
+# After programs restart: workers connect and the first beat ticks pass.
+RESTART_SETTLE = 5.0
 
 
 def wait_succeeded(stack: LocalStack, ids: list[str], timeout: float) -> tuple[int, datetime]:
@@ -191,6 +193,24 @@ def _bare_run(app: Celery, broker_url: str, n: int, timeout: float) -> dict[str,
     return {"n": n, "seconds": elapsed, "jobs_per_s": n / elapsed, "submit_seconds": submitted}
 
 
+def without_task_events(
+    stack: LocalStack, n: int, reps: int, timeout: float, since: str, log: Any
+) -> list[dict[str, Any]]:
+    """Switchboard's runs again with WORKER_TASK_EVENTS=false (Flower without its task list):
+    what Flower's task events cost end to end. The stack's programs restart twice for it."""
+    runs: list[dict[str, Any]] = []
+    try:
+        if stack.restart_with({"WORKER_TASK_EVENTS": "false"}):
+            time.sleep(RESTART_SETTLE)
+            for rep in range(reps):
+                runs.append(switchboard_run(stack, n, timeout, since))
+                log(f"e2e rep {rep + 1} without task events: {runs[-1]['jobs_per_s']:.1f} jobs/s")
+    finally:
+        stack.restart_with({"WORKER_TASK_EVENTS": "true"})
+        time.sleep(RESTART_SETTLE)
+    return runs
+
+
 def measure(
     stack: LocalStack, n: int, reps: int, timeout: float, log: Any, since: str
 ) -> dict[str, Any]:
@@ -220,6 +240,8 @@ def measure(
     ours_rate = summary([r["jobs_per_s"] for r in ours])
     bare_rate = summary([r["jobs_per_s"] for r in bare])
     ratios = [o["jobs_per_s"] / b["jobs_per_s"] for o, b in zip(ours, bare, strict=True)]
+    quiet = without_task_events(stack, n, len(ours), timeout, since, log)
+    quiet_rate = summary([r["jobs_per_s"] for r in quiet])
     return {
         "n": n,
         "workers": stack.config.workers,
@@ -227,6 +249,14 @@ def measure(
         "switchboard": {"jobs_per_s": ours_rate, "runs": ours},
         "bare_celery": {"jobs_per_s": bare_rate, "runs": bare},
         "ratio": summary(ratios),
+        "without_task_events": {
+            "jobs_per_s": quiet_rate,
+            "runs": quiet,
+            # Against bare Celery's median of the same pass: its runs came minutes before.
+            "ratio": (quiet_rate["median"] or 0.0) / bare_rate["median"]
+            if bare_rate["median"]
+            else 0.0,
+        },
         "timed_out": any(r["succeeded"] < n for r in ours),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

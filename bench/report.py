@@ -111,6 +111,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
         f"{_verdict(hb['batch_jobs_per_s'] >= TARGETS['batch_jobs_per_s'])} |",
         f"| end to end >= 60% of bare Celery | {_pct(h_ratio)} of bare Celery | empty: "
         f"{_pct(_median(e_e2e['ratio']))} | {_verdict(h_ratio >= TARGETS['e2e_ratio'])} |",
+        *_without_events_target(h_e2e, e_e2e),
         f"| high priority before 95% of an earlier backlog | {_pct(prio)} of the waiting "
         f"backlog finished first (empty database) | — | "
         f"{_verdict(prio <= TARGETS['priority_share'])} |",
@@ -249,10 +250,48 @@ def _e2e(e: dict[str, Any]) -> list[str]:
         f"{_seconds(e['switchboard']['runs'])} |",
         f"| bare Celery | {spread(e['bare_celery']['jobs_per_s'], digits=1)} | "
         f"{_seconds(e['bare_celery']['runs'])} |",
+        *_without_events_row(e),
         "",
         f"Ratio Switchboard / bare Celery: **{_pct(e['ratio']['median'])}** "
         f"(runs: {', '.join(_pct(x) for x in e['ratio']['runs'])}).",
+        *_without_events_note(e),
         *timed_out,
+    ]
+
+
+def _without_events_target(history: dict[str, Any], empty: dict[str, Any]) -> list[str]:
+    """The same target with WORKER_TASK_EVENTS=false, when the run measured it."""
+    quiet = history.get("without_task_events")
+    if not quiet or not quiet["runs"]:
+        return []
+    ratio = quiet["ratio"]
+    empty_ratio = empty.get("without_task_events", {}).get("ratio", 0.0)
+    return [
+        f"| the same, with `WORKER_TASK_EVENTS=false` (Flower without its task list) | "
+        f"{_pct(ratio)} of bare Celery | empty: {_pct(empty_ratio)} | "
+        f"{_verdict(ratio >= TARGETS['e2e_ratio'])} (not the default) |"
+    ]
+
+
+def _without_events_row(e: dict[str, Any]) -> list[str]:
+    quiet = e.get("without_task_events")
+    if not quiet or not quiet["runs"]:
+        return []
+    return [
+        f"| Switchboard, `WORKER_TASK_EVENTS=false` | {spread(quiet['jobs_per_s'], digits=1)} | "
+        f"{_seconds(quiet['runs'])} |",
+    ]
+
+
+def _without_events_note(e: dict[str, Any]) -> list[str]:
+    quiet = e.get("without_task_events")
+    if not quiet or not quiet["runs"]:
+        return []
+    return [
+        "",
+        f"Without task events (Flower then lists no tasks; it still shows workers and queues), "
+        f"Switchboard ran at **{_pct(quiet['ratio'])}** of bare Celery's median, minutes after "
+        "it in the same pass.",
     ]
 
 
@@ -346,6 +385,9 @@ def _cpu(results: dict[str, Any], key: str) -> list[str]:
         f"`POST /jobs/batch` of {s['batch_size']}, per job": _mean_cpu(_at_best(s, "post_batch")),
         "seed 004, per job": _mean_cpu(_at_best(s, "seed004")),
         "end to end, per job": _mean_cpu(e["switchboard"]["runs"]),
+        "end to end without task events, per job": _mean_cpu(
+            e.get("without_task_events", {}).get("runs", [])
+        ),
         "bare Celery, per job": _mean_cpu(e["bare_celery"]["runs"]),
     }
     if not any(columns.values()):

@@ -53,9 +53,9 @@ def configuration(s: Settings) -> dict[str, Any]:
         # One message in hand per process, so the broker's priority order decides what runs next.
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        # Flower follows tasks from the workers' events; a `task-sent` event per publish would
-        # double the broker's messages for a state Flower can do without.
-        worker_send_task_events=True,
+        # Flower follows tasks from the workers' events (WORKER_TASK_EVENTS); a `task-sent`
+        # event per publish would double the broker's messages for a state Flower can skip.
+        worker_send_task_events=s.worker_task_events,
         task_send_sent_event=False,
         worker_hijack_root_logger=False,
         task_routes={

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     worker_name: str = "worker@%h"
     # Pool processes per worker. Two, so one attempt's database round trips overlap another's.
     worker_concurrency: int = Field(2, ge=1)
+    # Task events (task-received, -started, -succeeded...) for Flower's task list and its
+    # per-worker counts. Three messages per job, each parsed by Flower: about a fifth of the CPU
+    # a noop job costs end to end (docs/benchmarks.md). Off, Flower still shows workers, pools,
+    # queues and remote control; the job dashboard and the JSON logs follow each job.
+    worker_task_events: bool = True
     # The queues a worker consumes: job and ticket workers by default; the maintenance worker
     # is started with WORKER_QUEUES=maintenance.
     worker_queues: Names = ("jobs", "tickets")

@@ -4,8 +4,8 @@ import mongomock
 import pytest
 
 from services.core import clock, queues
-from services.core.celery_app import app, maintenance_intervals
-from services.core.config import settings
+from services.core.celery_app import app, configuration, maintenance_intervals
+from services.core.config import Settings, settings
 from services.core.maintenance import Maintenance, lease_seconds
 
 
@@ -71,3 +71,9 @@ def test_beat_sends_every_maintenance_task_to_the_maintenance_queue_only() -> No
         assert entry["options"]["queue"] == queues.MAINTENANCE
         # A tick that could not start within its interval is dropped rather than run late.
         assert entry["options"]["expires"] == entry["schedule"].total_seconds()
+
+
+def test_workers_send_task_events_as_the_settings_say() -> None:
+    # On by default for Flower's task list; WORKER_TASK_EVENTS=false turns them off.
+    assert configuration(Settings())["worker_send_task_events"] is True
+    assert configuration(Settings(worker_task_events=False))["worker_send_task_events"] is False

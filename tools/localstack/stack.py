@@ -160,6 +160,16 @@ class LocalStack:
         )
         return done.stdout + done.stderr
 
+    def restart_with(self, env: dict[str, str], timeout: float = 180) -> bool:
+        """Give every Switchboard program `env` as well and restart them: supervisord rereads
+        its configuration and restarts the programs whose environment changed. Whether the
+        stack answered again within `timeout`."""
+        self.config = replace(self.config, extra_env={**self.config.extra_env, **env})
+        self.prepare()
+        self.ctl("reread")
+        self.ctl("update")
+        return self.wait_healthy(timeout)
+
     def stop(self, timeout: float = 90) -> None:
         if self.process is None or self.process.poll() is not None:
             return
