@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import bson
 from bson import ObjectId
@@ -23,7 +24,8 @@ from bson.errors import InvalidId
 from pymongo import DESCENDING
 from pymongo.collection import Collection
 
-from services.core.documents import Doc
+# Any stored document: a job, a ticket.
+D = TypeVar("D", bound=Mapping[str, Any])
 
 # Ids read at most per page, whatever the history.
 SCAN_BUDGET = 5000
@@ -46,10 +48,10 @@ def time_of(cursor: str) -> datetime:
         return datetime.now(UTC)
 
 
-def bounded(docs: Iterable[Doc], limit: int, max_bytes: int | None) -> tuple[list[Doc], str | None]:
+def bounded(docs: Iterable[D], limit: int, max_bytes: int | None) -> tuple[list[D], str | None]:
     """The first `limit` of `docs` (in page order, one more asked for to learn whether there are
     more), cut before their BSON passes `max_bytes` but never empty; the page and its `next`."""
-    taken: list[Doc] = []
+    taken: list[D] = []
     size = 0
     for doc in docs:
         if max_bytes is not None:
@@ -61,13 +63,13 @@ def bounded(docs: Iterable[Doc], limit: int, max_bytes: int | None) -> tuple[lis
 
 
 def page(
-    collection: Collection,
+    collection: Collection[D],
     equal: Mapping[str, str],
     limit: int,
     cursor: str | None,
     now: datetime,
     max_bytes: int | None = None,
-) -> tuple[list[Doc], str | None]:
+) -> tuple[list[D], str | None]:
     """Up to `limit` documents whose fields equal `equal`, newest first, below `cursor`, and
     no more than `max_bytes` of them."""
     upper = cursor or id_at(now + timedelta(seconds=1))
@@ -103,8 +105,8 @@ def _next_window(window: timedelta, held: int, budget_left: int) -> timedelta:
 
 
 def _fetch(
-    collection: Collection, ids: list[str], max_bytes: int | None, next_cursor: str | None
-) -> tuple[list[Doc], str | None]:
+    collection: Collection[D], ids: list[str], max_bytes: int | None, next_cursor: str | None
+) -> tuple[list[D], str | None]:
     """The documents of `ids` (newest first), read only as far as the byte budget allows."""
     if not ids:
         return [], next_cursor

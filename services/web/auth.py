@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request, session
 
 from services.core.apikeys import ApiKey, KeyStore, Scope
 from services.core.errors import Forbidden
+from services.core.jobs.document import JobDoc
 from services.web.errors import envelope_of, error_response
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -158,13 +159,13 @@ def forbid(scope: Scope, why: str = "") -> Forbidden:
     return Forbidden(why or f"this key lacks the scope {scope}", scope=str(scope))
 
 
-def may_read_job(doc: dict[str, Any]) -> bool:
+def may_read_job(doc: JobDoc) -> bool:
     """Any job for `jobs:read`; otherwise only the jobs this key submitted."""
     key = current_key()
     return key.allows(Scope.JOBS_READ) or doc.get("submitted_by") == key.id
 
 
-def check_job(doc: dict[str, Any]) -> None:
+def check_job(doc: JobDoc) -> None:
     if not may_read_job(doc):
         raise forbid(Scope.JOBS_READ)
 

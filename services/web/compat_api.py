@@ -10,8 +10,8 @@ from pymongo.errors import ConnectionFailure
 from services.core import jsonfield
 from services.core.apikeys import Scope
 from services.core.errors import BrokerUnavailable
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import JobStatus
-from services.core.jobs.store import Doc
 from services.core.jobs.submission import InvalidJob, JobRequest, parse, submit
 from services.web.auth import current_key, may_read_job, requires
 from services.web.current import runtime
@@ -41,7 +41,7 @@ def _word_count_body() -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _submit(job: JobRequest) -> Doc:
+def _submit(job: JobRequest) -> JobDoc:
     r = runtime()
     doc, _ = submit(r.committer, job, r.settings.job_max_attempts, current_key().id)
     return doc

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from services.core.jobs.document import JobDoc
 from services.core.jobs.store import JobStore, state_to_api, to_api
 from services.core.jobs.watching import Watch, Watchers
 
@@ -31,7 +32,7 @@ def stream(store: JobStore, watchers: Watchers, watch: Watch, max_seconds: float
     try:
         yield f"retry: {RECONNECT_MS}\n\n"
         deadline = time.monotonic() + max_seconds
-        sent: dict[str, Any] | None = None
+        sent: JobDoc | None = None
         while time.monotonic() < deadline:
             if watch.state is not None and watch.state != sent:
                 sent = watch.state

@@ -13,8 +13,9 @@ from services.core.errors import Busy, Conflict, InvalidRequest
 from services.core.jobs import forecast
 from services.core.jobs.concurrency import Gate
 from services.core.jobs.dispatch import redispatch
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import FINISHED, JobStatus
-from services.core.jobs.store import Doc, JobStore, to_api
+from services.core.jobs.store import JobStore, to_api
 from services.core.jobs.submission import (
     JobRequest,
     parent_statuses,
@@ -33,14 +34,14 @@ MAX_BATCH = 1000
 MAX_PAGE = 500
 
 
-def _accepted(doc: Doc, replayed: bool = False) -> Response:
+def _accepted(doc: JobDoc, replayed: bool = False) -> Response:
     response = located(to_api(doc), 202, f"/jobs/{doc['_id']}")
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
-def _job_or_404(store: JobStore, job_id: str) -> Doc:
+def _job_or_404(store: JobStore, job_id: str) -> JobDoc:
     """The job, if this key may see it."""
     doc = found(store.get(job_id), "job", job_id)
     check_job(doc)
@@ -164,7 +165,7 @@ def list_jobs() -> Response:
     return jsonify({"items": [to_api(doc) for doc in docs], "next": next_cursor})
 
 
-def cancel(job_id: str) -> Doc:
+def cancel(job_id: str) -> JobDoc:
     """Cancel a job the caller may reach (the API's route and the dashboard's button)."""
     store = runtime().jobs
     _check_reachable(store, job_id)
@@ -175,7 +176,7 @@ def cancel(job_id: str) -> Doc:
     return doc
 
 
-def retry(job_id: str) -> Doc:
+def retry(job_id: str) -> JobDoc:
     """Retry a failed or cancelled job the caller may reach (the API's and the dashboard's)."""
     store = runtime().jobs
     _check_reachable(store, job_id)

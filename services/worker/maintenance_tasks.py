@@ -10,7 +10,7 @@ from services.core.celery_app import app, maintenance_intervals
 from services.core.jobs import callbacks, dependencies, dispatch, submission
 from services.core.jobs.callbacks import DELIVER_CALLBACK
 from services.core.jobs.concurrency import Gate
-from services.core.jobs.store import Doc
+from services.core.jobs.document import JobDoc
 from services.core.jobs.submission import JobRequest
 from services.core.maintenance import Maintenance
 from services.core.runtime import process_runtime
@@ -61,7 +61,7 @@ def fire_schedules() -> int | None:
         runtime = process_runtime()
         s = runtime.settings
 
-        def submit(job: JobRequest, by: str | None, key: str, link: dict[str, object]) -> Doc:
+        def submit(job: JobRequest, by: str | None, key: str, link: dict[str, object]) -> JobDoc:
             made, _ = submission.submit(runtime.committer, job, s.job_max_attempts, by, key, link)
             return made
 

@@ -14,8 +14,9 @@ from pymongo.errors import ConnectionFailure
 from services.core.config import Settings
 from services.core.jobs import dispatch
 from services.core.jobs.committer import Committer
+from services.core.jobs.document import JobDoc
 from services.core.jobs.publisher import BrokerUnavailable, Message, StubPublisher
-from services.core.jobs.store import Doc, JobStore, new_job
+from services.core.jobs.store import JobStore, new_job
 from services.core.runtime import Runtime
 
 # What a round trip to the database is: every collection method that talks to it.
@@ -111,13 +112,13 @@ class _HeldPublisher(StubPublisher):
         self.messages.extend(messages)
 
 
-def _docs(n: int) -> list[Doc]:
+def _docs(n: int) -> list[JobDoc]:
     return [new_job("noop", {}, 5, 3) for _ in range(n)]
 
 
 def _pile_up(
-    committer: Committer, held: _HeldPublisher, requests: list[list[Doc]]
-) -> list[Future[list[Doc]]]:
+    committer: Committer, held: _HeldPublisher, requests: list[list[JobDoc]]
+) -> list[Future[list[JobDoc]]]:
     """A first submit holds the publisher; `requests` arrive in order behind it; release."""
     pool = ThreadPoolExecutor(len(requests) + 1)
     futures = [pool.submit(committer.commit, _docs(1))]

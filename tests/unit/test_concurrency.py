@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import mongomock
 import pytest
@@ -13,6 +12,7 @@ from services.core import clock, health
 from services.core.config import Settings
 from services.core.jobs import dispatch, lifecycle
 from services.core.jobs.concurrency import Gate, Limit, limits_of
+from services.core.jobs.document import JobDoc
 from services.core.jobs.lifecycle import Outcome
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore, new_job
@@ -36,7 +36,7 @@ def gate(mongo: mongomock.Database) -> Gate:
     return Gate(mongo, LIMITED)
 
 
-def _job(type_: str = "noop", key: str | None = None) -> dict[str, Any]:
+def _job(type_: str = "noop", key: str | None = None) -> JobDoc:
     doc = new_job(type_, {}, 5, 3)
     if key is not None:
         doc["concurrency_key"] = key
@@ -208,7 +208,7 @@ def test_a_job_keeps_its_concurrency_key(client: FlaskClient) -> None:
 
 def test_stats_count_the_jobs_waiting_on_a_limit(client: FlaskClient, store: JobStore) -> None:
     doc = _job("noop", "acme")
-    doc.update(status="throttled", not_before=clock.now())
+    doc.update({"status": "throttled", "not_before": clock.now()})
     store.insert(doc)
     stats = client.get("/stats").get_json()
     assert stats["jobs"]["by_status"]["throttled"] == 1
@@ -216,7 +216,7 @@ def test_stats_count_the_jobs_waiting_on_a_limit(client: FlaskClient, store: Job
 
 def test_the_relay_leaves_a_job_throttled_again_meanwhile_as_it_is(store: JobStore) -> None:
     doc = _job()
-    doc.update(status="throttled", not_before=clock.now() - timedelta(seconds=1))
+    doc.update({"status": "throttled", "not_before": clock.now() - timedelta(seconds=1)})
     store.insert(doc)
     due = store.due_for_dispatch(5.0)
     # Between the relay's read and its write, a worker took the published message and found

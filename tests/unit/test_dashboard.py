@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import mongomock
 import pytest
@@ -14,6 +15,7 @@ from flask.testing import FlaskClient
 from services.core.apikeys import KeyStore, Scope
 from services.core.config import Settings
 from services.core.errors import InvalidRequest
+from services.core.jobs.document import JobDoc
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.store import JobStore, new_job
 from services.web.dashboard import models
@@ -50,7 +52,7 @@ def login(app: Flask, mongo: mongomock.Database) -> Login:
 
 def _job(store: JobStore, type_: str = "noop", status: str = "queued", **extra: object) -> str:
     doc = new_job(type_, {"n": 1}, 5, 3)
-    doc.update(status=status, **extra)
+    doc.update(cast(JobDoc, {"status": status, **extra}))
     store.insert(doc)
     return str(doc["_id"])
 
@@ -73,19 +75,21 @@ def test_timeline_is_in_time_order_with_each_attempt() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     doc = new_job("noop", {}, 5, 3)
     doc.update(
-        created_at=t0,
-        queued_at=t0 + timedelta(seconds=1),
-        started_at=t0 + timedelta(seconds=30),
-        finished_at=t0 + timedelta(seconds=31),
-        status="failed",
-        attempts=2,
-        worker="w1@host",
-        error="boom 2",
-        errors=[
-            {"attempt": 1, "error": "boom 1", "at": t0 + timedelta(seconds=2)},
-            {"attempt": 2, "error": "boom 2", "at": t0 + timedelta(seconds=31)},
-        ],
-        schedule={"name": "nightly", "tick": t0},
+        {
+            "created_at": t0,
+            "queued_at": t0 + timedelta(seconds=1),
+            "started_at": t0 + timedelta(seconds=30),
+            "finished_at": t0 + timedelta(seconds=31),
+            "status": "failed",
+            "attempts": 2,
+            "worker": "w1@host",
+            "error": "boom 2",
+            "errors": [
+                {"attempt": 1, "error": "boom 1", "at": t0 + timedelta(seconds=2)},
+                {"attempt": 2, "error": "boom 2", "at": t0 + timedelta(seconds=31)},
+            ],
+            "schedule": {"name": "nightly", "tick": t0},
+        }
     )
     events = models.timeline(doc)
     assert [e.what for e in events] == [

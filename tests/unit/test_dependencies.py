@@ -14,6 +14,7 @@ from services.core import clock
 from services.core.apikeys import Scope
 from services.core.jobs import dependencies
 from services.core.jobs.context import JobContext, PermanentError
+from services.core.jobs.document import JobDoc
 from services.core.jobs.publisher import StubPublisher
 from services.core.jobs.registry import job_type
 from services.core.jobs.store import Doc, JobStore
@@ -281,7 +282,7 @@ def test_a_parent_ending_while_its_child_is_recorded_still_releases_it(
     parent = _submit(client)
     flag = dependencies.flag_parents
 
-    def parent_ends_meanwhile(store: JobStore, docs: list[Doc]) -> None:
+    def parent_ends_meanwhile(store: JobStore, docs: list[JobDoc]) -> None:
         flag(store, docs)
         # The parent ends after the child's look-up, before its record: it finds no child.
         run_job.apply(args=[parent["id"]]).get()

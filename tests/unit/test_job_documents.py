@@ -4,7 +4,7 @@ Readers (the API, the relay, the sweep, the indexes) find jobs by these exact fi
 transition that writes a field under another name, or forgets one, breaks them silently.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ import mongomock
 import pytest
 
 from services.core import clock
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import (
     BLOCKED_INDEX,
@@ -44,19 +45,19 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return c
 
 
-def _got(store: JobStore, job_id: str) -> Doc:
+def _got(store: JobStore, job_id: str) -> JobDoc:
     doc = store.get(job_id)
     assert doc is not None
     return doc
 
 
-def _changed(store: JobStore, job_id: str, before: Doc) -> Doc:
+def _changed(store: JobStore, job_id: str, before: Mapping[str, Any]) -> Doc:
     """The fields a move changed, with their new values (None for one it removed)."""
-    after = _got(store, job_id)
+    after: Mapping[str, Any] = _got(store, job_id)
     return {k: after.get(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
 
 
-def _recorded(store: JobStore, max_attempts: int = 3) -> Doc:
+def _recorded(store: JobStore, max_attempts: int = 3) -> JobDoc:
     doc = new_job("noop", {"n": 1}, priority=4, max_attempts=max_attempts, submitted_by="key-1")
     store.insert(doc)
     return doc
@@ -102,7 +103,7 @@ def test_a_new_job_is_pending_with_every_field_in_place(frozen: Clock) -> None:
 
 def test_the_api_shows_every_field_of_a_job() -> None:
     at = T0 + timedelta(seconds=1)
-    doc: dict[str, Any] = {
+    doc: JobDoc = {
         "_id": "j1",
         "type": "noop",
         "payload": '{"n":1}',
@@ -168,7 +169,14 @@ def test_the_api_shows_every_field_of_a_job() -> None:
         "finished_at": None,
         "updated_at": z1,
     }
-    bare = {k: doc[k] for k in ("_id", "type", "payload", "priority", "status", "attempts")}
+    bare: JobDoc = {
+        "_id": doc["_id"],
+        "type": doc["type"],
+        "payload": doc["payload"],
+        "priority": doc["priority"],
+        "status": doc["status"],
+        "attempts": doc["attempts"],
+    }
     shown = to_api({**bare, "max_attempts": 3})
     assert shown["errors"] == [] and shown["cancel_requested"] is False
     assert shown["depends_on"] == [] and shown["timeline"] == []
@@ -300,7 +308,7 @@ def test_a_reopened_job_starts_afresh_and_an_undone_one_is_as_it_was(
     }
     # A result from an attempt before is cleared too.
     store.jobs.update_one({"_id": job_id}, {"$set": {"result": "1", "cancel_requested": True}})
-    reopened = {**failed, "result": "1", "cancel_requested": True, "status": "cancelled"}
+    reopened: JobDoc = {**failed, "result": "1", "cancel_requested": True, "status": "cancelled"}
     store.jobs.replace_one({"_id": job_id}, reopened)
     store.reopen(job_id)
     assert _got(store, job_id)["result"] is None

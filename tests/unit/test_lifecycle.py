@@ -105,7 +105,8 @@ def test_cancel_while_running(store: JobStore) -> None:
 def test_unknown_type_fails(store: JobStore) -> None:
     job_id = _job(store, type_="gone_away")
     assert _run(store, job_id) is Outcome.FAILED
-    assert "unknown job type" in store.get(job_id)["error"]
+    doc = store.get(job_id)
+    assert doc is not None and "unknown job type" in (doc["error"] or "")
 
 
 def test_a_job_that_keeps_killing_workers_stops(store: JobStore) -> None:

@@ -55,7 +55,7 @@ def test_jobs_queues_and_maintenance_as_prometheus_reads_them(
         _job(store, "noop", JobStatus.SUCCEEDED)
     _job(store, "sleep", JobStatus.FAILED)
     _job(store, "noop", None)
-    store.jobs.database["maintenance"].insert_one(
+    store.timings.database["maintenance"].insert_one(
         {"_id": "dispatch_due", "runs": 4, "total_seconds": 0.5}
     )
     samples = _samples(client)

@@ -120,7 +120,7 @@ def test_a_retry_is_republished_with_the_job_s_own_timeout(
     store: JobStore, publisher: StubPublisher
 ) -> None:
     due = new_job("word_count", {"text": "a"}, 5, 3)
-    due.update(status="retrying", retry_at=clock.now(), timeout_seconds=3)
+    due.update({"status": "retrying", "retry_at": clock.now(), "timeout_seconds": 3})
     store.insert(due)
     assert dispatch.relay(store, store.due_for_dispatch(outbox_grace=5), publisher, BASE) == 1
     assert publisher.messages == [(due["_id"], 5, TimeLimits(3, 13))]

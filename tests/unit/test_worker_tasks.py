@@ -9,7 +9,8 @@ from pymongo.errors import ServerSelectionTimeoutError
 
 from services.core import clock
 from services.core.jobs import lifecycle
-from services.core.jobs.store import Doc, JobStore, new_job
+from services.core.jobs.document import JobDoc
+from services.core.jobs.store import JobStore, new_job
 from services.core.runtime import Runtime
 from services.worker import handback, maintenance_tasks
 from services.worker.tasks import run_job
@@ -22,7 +23,7 @@ def _job(store: JobStore, type_: str = "noop", max_attempts: int = 3) -> str:
     return doc["_id"]
 
 
-def _got(store: JobStore, job_id: str) -> Doc:
+def _got(store: JobStore, job_id: str) -> JobDoc:
     doc = store.get(job_id)
     assert doc is not None
     return doc

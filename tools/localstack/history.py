@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from services.core import clock, jsonfield
 from services.core.documents import Doc
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import JobStore, new_job
 from services.core.tickets.holds import new_hold
@@ -124,7 +125,11 @@ class _RichBar:
 
 
 def _insert(
-    db: Database, name: str, docs: Iterator[Doc], total: int, progress: ProgressFn | None
+    db: Database,
+    name: str,
+    docs: Iterator[Mapping[str, Any]],
+    total: int,
+    progress: ProgressFn | None,
 ) -> None:
     """Unordered `insert_many` of BATCH documents at a time, a few batches in flight."""
     coll = db[name]
@@ -148,7 +153,7 @@ def _insert(
         progress(name, 0, 0)
 
 
-def _counted(doc: Doc, counts: Counter[tuple[str, str]]) -> Doc:
+def _counted(doc: JobDoc, counts: Counter[tuple[str, str]]) -> JobDoc:
     counts[doc["type"], doc["status"]] += 1
     return doc
 
@@ -185,7 +190,7 @@ def _payload_and_result(rand: random.Random, type_: str) -> tuple[Any, Any]:
     return {}, None
 
 
-def _job(rand: random.Random, now: datetime) -> Doc:
+def _job(rand: random.Random, now: datetime) -> JobDoc:
     type_ = rand.choices(("event", "word_count", "noop", "sleep"), (50, 20, 20, 10))[0]
     payload, result = _payload_and_result(rand, type_)
     max_attempts = 3
@@ -193,16 +198,18 @@ def _job(rand: random.Random, now: datetime) -> Doc:
     created = _ms(now - SPAN * rand.random())
     doc["_id"] = _id_at(created)
     queued = _after(created, rand, 0.002, 0.05)
-    doc.update(created_at=created, queued_at=queued, updated_at=queued)
+    doc.update({"created_at": created, "queued_at": queued, "updated_at": queued})
     roll = rand.random()
     if roll < 0.01:  # cancelled before any worker took it
         finished = _after(queued, rand, 0.1, 60)
         doc.update(
-            status=JobStatus.CANCELLED.value,
-            cancel_requested=True,
-            finished_at=finished,
-            expires_at=finished,
-            updated_at=finished,
+            {
+                "status": JobStatus.CANCELLED.value,
+                "cancel_requested": True,
+                "finished_at": finished,
+                "expires_at": finished,
+                "updated_at": finished,
+            }
         )
         return doc
     if roll < 0.05:  # failed: every attempt ended in an error
@@ -229,18 +236,20 @@ def _job(rand: random.Random, now: datetime) -> Doc:
     else:
         finished = _after(started, rand, 0.001, 3 if type_ == "sleep" else 1.5)
     doc.update(
-        status=status.value,
-        attempts=attempts,
-        result=None if result is None else jsonfield.dump(result),
-        error=errors[-1]["error"] if status == JobStatus.FAILED else None,
-        errors=errors,
-        run_id=os.urandom(16).hex(),
-        worker=rand.choice(WORKERS),
-        started_at=started,
-        heartbeat_at=started,
-        finished_at=finished,
-        expires_at=None if status == JobStatus.FAILED else finished,
-        updated_at=finished,
+        {
+            "status": status.value,
+            "attempts": attempts,
+            "result": None if result is None else jsonfield.dump(result),
+            "error": errors[-1]["error"] if status == JobStatus.FAILED else None,
+            "errors": errors,
+            "run_id": os.urandom(16).hex(),
+            "worker": rand.choice(WORKERS),
+            "started_at": started,
+            "heartbeat_at": started,
+            "finished_at": finished,
+            "expires_at": None if status == JobStatus.FAILED else finished,
+            "updated_at": finished,
+        }
     )
     return doc
 

@@ -17,9 +17,10 @@ from pymongo.errors import ConnectionFailure
 
 from services.core.config import Settings
 from services.core.jobs.dispatch import Dispatched, dispatch_new
+from services.core.jobs.document import JobDoc
 from services.core.jobs.publisher import Publisher
 from services.core.jobs.states import JobStatus
-from services.core.jobs.store import Doc, JobStore
+from services.core.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _held_lock() -> threading.Lock:
 
 @dataclass
 class _Request:
-    docs: list[Doc]
+    docs: list[JobDoc]
     # Already in the database (an Idempotency-Key submit records its job itself, to learn
     # whether the key is new); only published and marked here.
     recorded: bool
@@ -42,7 +43,7 @@ class _Request:
     done: threading.Lock = field(default_factory=_held_lock)
     error: Exception | None = None
 
-    def due(self) -> list[Doc]:
+    def due(self) -> list[JobDoc]:
         """The jobs to publish now: scheduled ones wait for the relay."""
         return [doc for doc in self.docs if _due(doc)]
 
@@ -56,7 +57,7 @@ class _Request:
         t = outcome.queued_at
         if t is not None:
             for doc in due:
-                doc.update(status=JobStatus.QUEUED.value, queued_at=t, updated_at=t)
+                doc.update({"status": JobStatus.QUEUED.value, "queued_at": t, "updated_at": t})
         return []
 
 
@@ -79,7 +80,7 @@ class Committer:
     def settings(self) -> Settings:
         return self._settings
 
-    def commit(self, docs: list[Doc], recorded: bool = False) -> list[Doc]:
+    def commit(self, docs: list[JobDoc], recorded: bool = False) -> list[JobDoc]:
         """Record, publish and mark the jobs queued, along with whatever else has arrived.
 
         Returns the docs as they now stand: `queued`, or `pending` when the database went away
@@ -157,5 +158,5 @@ def _discard(store: JobStore, job_ids: list[str]) -> None:
         log.warning("scheduled jobs of a refused request not discarded: %s", exc)
 
 
-def _due(doc: Doc) -> bool:
+def _due(doc: JobDoc) -> bool:
     return bool(doc["status"] == JobStatus.PENDING.value)

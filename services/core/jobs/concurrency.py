@@ -32,6 +32,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.core.config import Settings
 from services.core.documents import Doc
+from services.core.jobs.document import JobDoc
 
 FREE = datetime(1970, 1, 1, tzinfo=UTC)
 SLOTS = "job_slots"
@@ -89,7 +90,7 @@ class Gate:
         self.rates: Collection = db[RATES]
         self.settings = s
 
-    def admit(self, doc: Doc, run_id: str, now: datetime) -> Admission:
+    def admit(self, doc: JobDoc, run_id: str, now: datetime) -> Admission:
         """Take a slot of each concurrency limit and a start of each rate limit, or none."""
         limits = limits_of(doc["type"], doc.get("concurrency_key"), self.settings)
         if not limits:

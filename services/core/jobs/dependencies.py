@@ -40,11 +40,13 @@ from pymongo.errors import PyMongoError
 
 from services.core import clock, jsonfield
 from services.core.config import Settings
+from services.core.documents import Doc
 from services.core.errors import BrokerUnavailable, Conflict, InvalidRequest, NotFound
 from services.core.jobs import dispatch
+from services.core.jobs.document import JobDoc
 from services.core.jobs.publisher import Publisher
 from services.core.jobs.states import FINISHED, PARENT_ENDED_BADLY, JobStatus
-from services.core.jobs.store import Doc, JobStore
+from services.core.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 MAX_PARENTS = 100
@@ -101,7 +103,7 @@ def check_indexes(references: Iterable[list[int]], prefix: str = "jobs.") -> Non
 
 
 def look_up(
-    store: JobStore, named: list[tuple[str, str]], visible: Callable[[Doc], bool]
+    store: JobStore, named: list[tuple[str, str]], visible: Callable[[JobDoc], bool]
 ) -> dict[str, str]:
     """Each parent's status, by id, from `(field, id)` pairs: one read for all of them.
 
@@ -145,7 +147,7 @@ def _entry(event: str, parent: str | None, detail: str, at: datetime | None = No
     return {"at": at or clock.now(), "event": event, "parent": parent, "detail": detail}
 
 
-def attach(doc: Doc, parent_ids: list[str], statuses: dict[str, str]) -> None:
+def attach(doc: JobDoc, parent_ids: list[str], statuses: dict[str, str]) -> None:
     """Record the parents on a new job: `blocked` while one of them has not succeeded (or is
     new in this batch); else it goes as it would have without them, the fact noted."""
     if not parent_ids:
@@ -161,7 +163,7 @@ def attach(doc: Doc, parent_ids: list[str], statuses: dict[str, str]) -> None:
         doc["timeline"] = [_entry("released", None, detail, doc["created_at"])]
 
 
-def flag_parents(store: JobStore, docs: list[Doc]) -> None:
+def flag_parents(store: JobStore, docs: list[JobDoc]) -> None:
     """Before the docs are recorded: mark each parent a blocked one waits on, so that the parent's
     end settles it (one write for the parents already recorded; new ones carry the mark)."""
     waited = {p for doc in docs if doc["status"] == _BLOCKED for p in doc["depends_on"]}
@@ -173,7 +175,7 @@ def flag_parents(store: JobStore, docs: list[Doc]) -> None:
         store.jobs.update_many({"_id": {"$in": recorded}}, {"$set": {"dependants": True}})
 
 
-def recheck(store: JobStore, publisher: Publisher | None, s: Settings, docs: list[Doc]) -> None:
+def recheck(store: JobStore, publisher: Publisher | None, s: Settings, docs: list[JobDoc]) -> None:
     """After the docs are recorded: settle those still blocked against their parents as they
     are now, in case one ended between the look-up and the record. Updates the docs in place."""
     blocked = [doc for doc in docs if doc["status"] == _BLOCKED]
@@ -229,7 +231,7 @@ def _decide(
     store: JobStore,
     publisher: Publisher | None,
     s: Settings,
-    children: list[Doc],
+    children: list[JobDoc],
     cause: set[str] | None,
 ) -> Settled:
     parents = list({p for child in children for p in child["depends_on"]})
@@ -237,8 +239,8 @@ def _decide(
         doc["_id"]: doc["status"]
         for doc in store.jobs.find({"_id": {"$in": parents}}, {"status": 1})
     }
-    ready: dict[str | None, list[Doc]] = defaultdict(list)
-    doomed: dict[str, list[Doc]] = defaultdict(list)
+    ready: dict[str | None, list[JobDoc]] = defaultdict(list)
+    doomed: dict[str, list[JobDoc]] = defaultdict(list)
     for child in children:
         verdict, parent = verdict_of(child["depends_on"], statuses)
         if verdict == "cancel" and parent is not None:
@@ -266,13 +268,13 @@ def verdict_of(parent_ids: list[str], statuses: dict[str, str]) -> tuple[str, st
     return "wait", None
 
 
-def _cause_of(child: Doc, ended: set[str] | None) -> str | None:
+def _cause_of(child: JobDoc, ended: set[str] | None) -> str | None:
     if ended is None:
         return None
     return next((p for p in child["depends_on"] if p in ended), None)
 
 
-def _moved(store: JobStore, ids: list[str], update: Doc, fields: Doc) -> list[Doc]:
+def _moved(store: JobStore, ids: list[str], update: Doc, fields: Doc) -> list[JobDoc]:
     """Move the jobs still blocked, and return those this call moved (by a token it set): a
     settler that lost the race to another moves nothing, and so publishes nothing."""
     token = uuid.uuid4().hex
@@ -294,7 +296,7 @@ def _release(
     store: JobStore,
     publisher: Publisher | None,
     s: Settings,
-    children: list[Doc],
+    children: list[JobDoc],
     cause: str | None,
 ) -> list[str]:
     t = clock.now()
@@ -302,7 +304,7 @@ def _release(
     groups: dict[JobStatus, list[str]] = defaultdict(list)
     for child in children:
         groups[released_to(child.get("run_at"), t)].append(child["_id"])
-    moved: list[Doc] = []
+    moved: list[JobDoc] = []
     for status, ids in groups.items():
         update = {"$set": {"status": status.value, "updated_at": t}, "$push": _timeline(entry)}
         moved += _moved(store, ids, update, {"priority": 1, "status": 1, "type": 1})
@@ -313,7 +315,7 @@ def _release(
     return [doc["_id"] for doc in moved]
 
 
-def _cancel(store: JobStore, children: list[Doc], parent: str, status: str) -> list[str]:
+def _cancel(store: JobStore, children: list[JobDoc], parent: str, status: str) -> list[str]:
     t = clock.now()
     reason = f"parent job {parent} {status}"
     update = {

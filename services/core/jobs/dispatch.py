@@ -17,20 +17,21 @@ from pymongo.errors import ConnectionFailure
 from services.core.config import Settings
 from services.core.errors import BrokerUnavailable
 from services.core.jobs import limits
+from services.core.jobs.document import JobDoc
 from services.core.jobs.publisher import Message, Publisher
 from services.core.jobs.states import JobStatus
-from services.core.jobs.store import Doc, JobStore
+from services.core.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 _PENDING = JobStatus.PENDING.value
 
 
-def _messages(docs: Iterable[Doc], s: Settings) -> list[Message]:
+def _messages(docs: Iterable[JobDoc], s: Settings) -> list[Message]:
     return [(doc["_id"], doc["priority"], limits.of(doc, s)) for doc in docs]
 
 
 def _publish(
-    publisher: Publisher, docs: list[Doc], s: Settings
+    publisher: Publisher, docs: list[JobDoc], s: Settings
 ) -> tuple[frozenset[str], BrokerUnavailable | None]:
     """Publish the jobs; the ids the broker confirmed, and why the others were not."""
     try:
@@ -40,7 +41,7 @@ def _publish(
     return frozenset(doc["_id"] for doc in docs), None
 
 
-def redispatch(store: JobStore, job_id: str, publisher: Publisher, s: Settings) -> Doc | None:
+def redispatch(store: JobStore, job_id: str, publisher: Publisher, s: Settings) -> JobDoc | None:
     """Send a failed or cancelled job round again; None when it is neither.
 
     Raises BrokerUnavailable with the job put back as it was, so a 503 leaves nothing behind.
@@ -67,7 +68,9 @@ class Dispatched:
     failure: BrokerUnavailable | None
 
 
-def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher, s: Settings) -> Dispatched:
+def dispatch_new(
+    store: JobStore, docs: list[JobDoc], publisher: Publisher, s: Settings
+) -> Dispatched:
     """Publish freshly recorded jobs in one call; on failure forget those not on the broker.
 
     Jobs on the broker but not marked queued, because the database went away, stay `pending`:
@@ -89,14 +92,14 @@ def dispatch_new(store: JobStore, docs: list[Doc], publisher: Publisher, s: Sett
     return Dispatched(confirmed, queued_at, failure)
 
 
-def _latest_not_before(docs: list[Doc], status: str) -> datetime | None:
+def _latest_not_before(docs: list[JobDoc], status: str) -> datetime | None:
     """For throttled jobs, the latest `not_before` the relay read (see `mark_many_queued`)."""
     if status != JobStatus.THROTTLED.value:
         return None
     return max(d["not_before"] for d in docs if d["status"] == status)
 
 
-def relay(store: JobStore, due: Iterable[Doc], publisher: Publisher, s: Settings) -> int:
+def relay(store: JobStore, due: Iterable[JobDoc], publisher: Publisher, s: Settings) -> int:
     """Publish jobs left pending and retries whose backoff is over; how many went out."""
     docs = list(due)
     confirmed, failure = _publish(publisher, docs, s)

@@ -34,8 +34,9 @@ from services.core.fetch import FetchPolicy
 from services.core.jobs import dependencies, limits, registry, timings
 from services.core.jobs.concurrency import Gate
 from services.core.jobs.context import JobCancelled, JobContext, PermanentError
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import JobStatus, backoff_delay
-from services.core.jobs.store import Doc, JobStore
+from services.core.jobs.store import JobStore
 from services.core.process import per_process
 from services.core.ticker import Ticks
 
@@ -80,7 +81,7 @@ def run(
             gate.release(run_id)
 
 
-def _throttle(store: JobStore, doc: Doc, run_id: str, not_before: datetime) -> Outcome:
+def _throttle(store: JobStore, doc: JobDoc, run_id: str, not_before: datetime) -> Outcome:
     if not store.defer(doc["_id"], run_id, not_before):
         return Outcome.SUPERSEDED
     _event("job throttled", doc, run_id, not_before=clock.iso(not_before))
@@ -88,7 +89,7 @@ def _throttle(store: JobStore, doc: Doc, run_id: str, not_before: datetime) -> O
 
 
 def _attempt(
-    store: JobStore, doc: Doc, run_id: str, settings: Settings, worker: str, slots: Gate | None
+    store: JobStore, doc: JobDoc, run_id: str, settings: Settings, worker: str, slots: Gate | None
 ) -> Outcome:
     """Run the claimed job's handler once and record what came of it. `slots`: the gate whose
     slots the attempt holds, renewed with each heartbeat."""
@@ -135,10 +136,10 @@ def _attempt(
     return _record(store, doc, run_id, JobStatus.SUCCEEDED, Outcome.SUCCEEDED, result=result)
 
 
-def _observe_wait(store: JobStore, doc: Doc) -> None:
+def _observe_wait(store: JobStore, doc: JobDoc) -> None:
     """Time from submit (or from run_at, for a scheduled job) to its first start."""
     since = doc.get("run_at") or doc["created_at"]
-    store.observe(doc["type"], timings.WAIT, (doc["started_at"] - since).total_seconds())
+    store.observe(doc["type"], timings.WAIT, (_started_at(doc) - since).total_seconds())
 
 
 def abandon(job_id: str, store: JobStore, settings: Settings, worker: str) -> Outcome:
@@ -154,7 +155,7 @@ def abandon(job_id: str, store: JobStore, settings: Settings, worker: str) -> Ou
 
 
 def _failed_attempt(
-    store: JobStore, doc: Doc, run_id: str, error: str, settings: Settings
+    store: JobStore, doc: JobDoc, run_id: str, error: str, settings: Settings
 ) -> Outcome:
     """Schedule the next attempt after a backoff, or fail the job when none are left."""
     attempt = doc["attempts"]
@@ -170,14 +171,14 @@ def _failed_attempt(
     return Outcome.RETRYING
 
 
-def _fail(store: JobStore, doc: Doc, run_id: str, error: str) -> Outcome:
+def _fail(store: JobStore, doc: JobDoc, run_id: str, error: str) -> Outcome:
     return _record(
         store, doc, run_id, JobStatus.FAILED, Outcome.FAILED, error=error, attempt=doc["attempts"]
     )
 
 
 def _record(
-    store: JobStore, doc: Doc, run_id: str, status: JobStatus, outcome: Outcome, **fields: Any
+    store: JobStore, doc: JobDoc, run_id: str, status: JobStatus, outcome: Outcome, **fields: Any
 ) -> Outcome:
     done = _persist(
         lambda: store.finish(doc["_id"], run_id, status, job_type=doc["type"], **fields)
@@ -189,11 +190,17 @@ def _record(
     return outcome
 
 
-def _ran(store: JobStore, doc: Doc) -> None:
-    store.observe(doc["type"], timings.RUN, (clock.now() - doc["started_at"]).total_seconds())
+def _ran(store: JobStore, doc: JobDoc) -> None:
+    store.observe(doc["type"], timings.RUN, (clock.now() - _started_at(doc)).total_seconds())
 
 
-def _event(message: str, doc: Doc, run_id: str, **fields: Any) -> None:
+def _started_at(doc: JobDoc) -> datetime:
+    started = doc["started_at"]
+    assert started is not None, "a claim always sets started_at"
+    return started
+
+
+def _event(message: str, doc: JobDoc, run_id: str, **fields: Any) -> None:
     """One structured log line of a job's life (JSON: `services/core/logs.py`)."""
     if log.isEnabledFor(logging.INFO):
         ids = {"job_id": doc["_id"], "run_id": run_id, "job_type": doc["type"]}

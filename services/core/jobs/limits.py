@@ -9,10 +9,11 @@ submit, gets its own.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from services.core.config import Settings
 from services.core.jobs import registry
+from services.core.jobs.document import JobDoc
 
 
 class TimeLimits(NamedTuple):
@@ -38,6 +39,6 @@ def for_job(job_type: str, timeout: float | None, settings: Settings) -> TimeLim
     return TimeLimits(soft, soft + settings.job_time_limit_grace)
 
 
-def of(doc: dict[str, Any], settings: Settings) -> TimeLimits:
+def of(doc: JobDoc, settings: Settings) -> TimeLimits:
     """The limits of a recorded job."""
     return for_job(doc["type"], doc.get("timeout_seconds"), settings)

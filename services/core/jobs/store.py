@@ -7,9 +7,9 @@ can never both make the same move.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -20,6 +20,7 @@ from services.core import clock, jsonfield, recent
 from services.core.config import JOB_RETENTION, PAGE_MAX_BYTES
 from services.core.documents import Doc
 from services.core.jobs import timings
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import (
     CANCELLABLE_AT_ONCE,
     FINISHED,
@@ -67,12 +68,12 @@ def new_job(
     run_at: datetime | None = None,
     callback_url: str | None = None,
     schedule: Doc | None = None,
-) -> Doc:
+) -> JobDoc:
     """A job document as it is first recorded, not yet on the broker: `pending`, or `scheduled`
     when it has a `run_at` still ahead."""
     t = clock.now()
     scheduled = run_at is not None and run_at > t
-    doc: Doc = {
+    doc: JobDoc = {
         "_id": str(ObjectId()),
         "type": type_,
         "payload": jsonfield.dump(payload),
@@ -99,7 +100,7 @@ def new_job(
         doc["idempotency_key"] = idempotency_key
         doc["request_hash"] = request_hash
     if callback_url is not None:
-        doc.update(callback_url=callback_url, callback_pending=True, callback_attempts=0)
+        doc.update({"callback_url": callback_url, "callback_pending": True, "callback_attempts": 0})
     if schedule is not None:
         # The schedule and tick this job was made for.
         doc["schedule"] = schedule
@@ -110,7 +111,7 @@ def _schedule_to_api(link: Doc | None) -> Doc | None:
     return None if link is None else {"name": link["name"], "tick": clock.iso(link["tick"])}
 
 
-def _callback_to_api(doc: Doc) -> Doc | None:
+def _callback_to_api(doc: JobDoc) -> Doc | None:
     if not doc.get("callback_url"):
         return None
     return {
@@ -122,13 +123,14 @@ def _callback_to_api(doc: Doc) -> Doc | None:
     }
 
 
-def state_to_api(doc: Doc) -> Doc:
+def state_to_api(doc: JobDoc) -> Doc:
     """A job's state fields as clients see them (the events of `GET /jobs/<id>/events`)."""
-    state = {k: doc.get(k) for k in STATE_FIELDS if k not in TIMESTAMPS}
-    return {"id": doc["_id"], **state, **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS}}
+    fields: Mapping[str, Any] = doc
+    state = {k: fields.get(k) for k in STATE_FIELDS if k not in TIMESTAMPS}
+    return {"id": doc["_id"], **state, **{k: clock.iso(fields.get(k)) for k in TIMESTAMPS}}
 
 
-def to_api(doc: Doc) -> Doc:
+def to_api(doc: JobDoc) -> Doc:
     """The job as clients see it."""
     return {
         "id": doc["_id"],
@@ -151,8 +153,12 @@ def to_api(doc: Doc) -> Doc:
         "timeline": [{**e, "at": clock.iso(e.get("at"))} for e in doc.get("timeline", [])],
         "timeout_seconds": doc.get("timeout_seconds"),
         "concurrency_key": doc.get("concurrency_key"),
-        **{k: clock.iso(doc.get(k)) for k in TIMESTAMPS},
+        **_timestamps(doc),
     }
+
+
+def _timestamps(doc: Mapping[str, Any]) -> Doc:
+    return {k: clock.iso(doc.get(k)) for k in TIMESTAMPS}
 
 
 def _error_entry(attempt: int, error: str) -> Doc:
@@ -172,7 +178,7 @@ class JobStore:
         page_max_bytes: int = PAGE_MAX_BYTES,
         tally_outcomes: bool = False,
     ) -> None:
-        self.jobs: Collection = db["jobs"]
+        self.jobs: Collection[JobDoc] = db["jobs"]
         self.retention = retention
         self.page_max_bytes = page_max_bytes
         # Finished jobs per type and status, so /stats never counts history: one document per
@@ -226,7 +232,7 @@ class JobStore:
         )
         self.ensure_retention(self.retention)
 
-    def _parents_ended(self, doc: Doc | None) -> None:
+    def _parents_ended(self, doc: JobDoc | None) -> None:
         if doc is not None and doc.get("dependants") and self.parents_ended is not None:
             self.parents_ended([doc["_id"]])
 
@@ -260,13 +266,13 @@ class JobStore:
 
     # -- reads ------------------------------------------------------------------------------------
 
-    def get(self, job_id: str) -> Doc | None:
+    def get(self, job_id: str) -> JobDoc | None:
         return self.jobs.find_one({"_id": job_id})
 
-    def get_by_idempotency_key(self, key: str) -> Doc | None:
+    def get_by_idempotency_key(self, key: str) -> JobDoc | None:
         return self.jobs.find_one({"idempotency_key": key})
 
-    def states_of(self, job_ids: list[str]) -> list[Doc]:
+    def states_of(self, job_ids: list[str]) -> list[JobDoc]:
         """The jobs' state fields (`STATE_FIELDS`), without their payloads and results."""
         return list(self.jobs.find({"_id": {"$in": list(set(job_ids))}}, STATE_PROJECTION))
 
@@ -277,7 +283,7 @@ class JobStore:
         limit: int,
         cursor: str | None,
         max_bytes: int | None = None,
-    ) -> tuple[list[Doc], str | None]:
+    ) -> tuple[list[JobDoc], str | None]:
         """Newest first; `cursor` is the `next` of the previous page.
 
         Jobs in flight are few: the status index serves them. Any other filter matches history,
@@ -306,9 +312,11 @@ class JobStore:
             {"$match": in_flight},
             {"$group": {"_id": {"status": "$status", "type": "$type"}, "n": {"$sum": 1}}},
         ]
+        # Rows of the $group stage, not jobs.
+        groups = cast(list[Doc], list(self.jobs.aggregate(pipeline)))
         rows = [
             {"status": row["_id"]["status"], "type": row["_id"]["type"], "count": row["n"]}
-            for row in self.jobs.aggregate(pipeline)
+            for row in groups
         ]
         for counter in self.finished_counts.find({}):
             rows += [
@@ -325,7 +333,7 @@ class JobStore:
         """
         self.finished_counts.update_one({"_id": job_type}, {"$inc": {status: n}}, upsert=True)
 
-    def due_for_dispatch(self, outbox_grace: float, limit: int = 500) -> list[Doc]:
+    def due_for_dispatch(self, outbox_grace: float, limit: int = 500) -> list[JobDoc]:
         """Pending jobs whose publish never completed, retries whose backoff is over, and
         scheduled jobs whose time has come; each through its status's partial index."""
         t = clock.now()
@@ -341,17 +349,17 @@ class JobStore:
         fields = {"priority": 1, "status": 1, "type": 1, "timeout_seconds": 1, "not_before": 1}
         return [doc for query in queries for doc in self.jobs.find(query, fields).limit(limit)]
 
-    def stale_running(self, stale_after: float, limit: int = 500) -> list[Doc]:
+    def stale_running(self, stale_after: float, limit: int = 500) -> list[JobDoc]:
         cutoff = clock.now() - timedelta(seconds=stale_after)
         query = {"status": JobStatus.RUNNING.value, "heartbeat_at": {"$lt": cutoff}}
         return list(self.jobs.find(query, {"run_id": 1, "attempts": 1}).limit(limit))
 
     # -- writes from the web replicas -------------------------------------------------------------
 
-    def insert(self, doc: Doc) -> None:
+    def insert(self, doc: JobDoc) -> None:
         self.jobs.insert_one(doc)
 
-    def insert_many(self, docs: list[Doc]) -> None:
+    def insert_many(self, docs: list[JobDoc]) -> None:
         self.jobs.insert_many(docs, ordered=True)
 
     def discard_unpublished(self, job_ids: list[str]) -> None:
@@ -359,7 +367,7 @@ class JobStore:
         if job_ids:
             self.jobs.delete_many({"_id": {"$in": job_ids}, "status": _statuses(NOT_YET_PUBLISHED)})
 
-    def mark_queued(self, job_id: str, was: str) -> Doc | None:
+    def mark_queued(self, job_id: str, was: str) -> JobDoc | None:
         t = clock.now()
         return self.jobs.find_one_and_update(
             {"_id": job_id, "status": was},
@@ -387,7 +395,7 @@ class JobStore:
             )
         return t
 
-    def cancel(self, job_id: str) -> Doc | None:
+    def cancel(self, job_id: str) -> JobDoc | None:
         """Cancel a job that has not started; ask a running one to stop. None if finished."""
         t = clock.now()
         cancelled = self.jobs.find_one_and_update(
@@ -415,7 +423,7 @@ class JobStore:
             return_document=_AFTER,
         )
 
-    def reopen(self, job_id: str) -> Doc | None:
+    def reopen(self, job_id: str) -> JobDoc | None:
         """A failed or cancelled job goes back to `pending` with a fresh set of attempts.
 
         Returns the job as it was before, so that `undo_reopen` can put it back.
@@ -450,7 +458,7 @@ class JobStore:
 
     # -- callbacks (`callbacks.py`) --------------------------------------------------------------
 
-    def due_callbacks(self, now: datetime, limit: int) -> list[Doc]:
+    def due_callbacks(self, now: datetime, limit: int) -> list[JobDoc]:
         """Ended jobs whose callback is due, soonest first (their partial index)."""
         query = {"callback_pending": True, "callback_next_at": {"$lte": now}}
         found = self.jobs.find(query, {"callback_next_at": 1}).sort("callback_next_at", 1)
@@ -488,7 +496,7 @@ class JobStore:
             changes["$set"]["callback_next_at"] = retry_at
         self.jobs.update_one({"_id": job_id, "callback_pending": True}, changes)
 
-    def undo_reopen(self, before: Doc) -> None:
+    def undo_reopen(self, before: JobDoc) -> None:
         """Put back a reopened job whose publish failed, unless a worker has it already."""
         fields = (
             "status",
@@ -508,7 +516,7 @@ class JobStore:
 
     # -- writes from the workers ------------------------------------------------------------------
 
-    def claim(self, job_id: str, run_id: str, worker: str, take_over: bool) -> Doc | None:
+    def claim(self, job_id: str, run_id: str, worker: str, take_over: bool) -> JobDoc | None:
         """Start an attempt. `take_over` also claims a job whose previous worker died mid-run."""
         t = clock.now()
         update = {
@@ -547,13 +555,13 @@ class JobStore:
         query = {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value}
         return self.jobs.update_one(query, update).modified_count == 1
 
-    def running_on(self, job_id: str, worker: str) -> Doc | None:
+    def running_on(self, job_id: str, worker: str) -> JobDoc | None:
         """The job, if the attempt running it is the one on `worker`."""
         return self.jobs.find_one(
             {"_id": job_id, "status": JobStatus.RUNNING.value, "worker": worker}
         )
 
-    def heartbeat(self, job_id: str, run_id: str) -> Doc | None:
+    def heartbeat(self, job_id: str, run_id: str) -> JobDoc | None:
         """Mark the run alive; None when this run no longer owns the job."""
         t = clock.now()
         return self.jobs.find_one_and_update(

@@ -24,10 +24,12 @@ from pydantic import (
 from pymongo.errors import DuplicateKeyError
 
 from services.core import clock, jsonfield
+from services.core.documents import Doc
 from services.core.errors import Conflict, InvalidRequest
 from services.core.jobs import dependencies, registry
 from services.core.jobs.committer import Committer
-from services.core.jobs.store import Doc, JobStore, new_job
+from services.core.jobs.document import JobDoc
+from services.core.jobs.store import JobStore, new_job
 from services.core.jsonfield import Integer, integral
 
 DEFAULT_PRIORITY = 5
@@ -183,7 +185,7 @@ def _record(
     submitted_by: str | None,
     idempotency_key: str | None = None,
     schedule: Doc | None = None,
-) -> Doc:
+) -> JobDoc:
     doc = new_job(
         job.type,
         job.payload,
@@ -197,12 +199,14 @@ def _record(
         schedule=schedule,
     )
     # Only when given, so a job without them is recorded as before.
-    limited = {"timeout_seconds": job.timeout_seconds, "concurrency_key": job.concurrency_key}
-    doc.update({k: v for k, v in limited.items() if v is not None})
+    if job.timeout_seconds is not None:
+        doc["timeout_seconds"] = job.timeout_seconds
+    if job.concurrency_key is not None:
+        doc["concurrency_key"] = job.concurrency_key
     return doc
 
 
-def _anyone(_doc: Doc) -> bool:
+def _anyone(_doc: JobDoc) -> bool:
     return True
 
 
@@ -211,7 +215,7 @@ def _unique(ids: list[str]) -> list[str]:
 
 
 def parent_statuses(
-    store: JobStore, jobs: list[JobRequest], batch: bool, visible: Callable[[Doc], bool]
+    store: JobStore, jobs: list[JobRequest], batch: bool, visible: Callable[[JobDoc], bool]
 ) -> dict[str, str]:
     """The status of each parent the jobs name by id, after checking what they name: 404 for an
     unknown id or an index naming no earlier job of the batch, 409 for a parent that failed or
@@ -225,7 +229,7 @@ def parent_statuses(
     return dependencies.look_up(store, named, visible)
 
 
-def _commit(committer: Committer, docs: list[Doc], recorded: bool = False) -> list[Doc]:
+def _commit(committer: Committer, docs: list[JobDoc], recorded: bool = False) -> list[JobDoc]:
     """The group commit, with what dependencies add around it: the parents of blocked jobs
     flagged before the jobs are recorded, and checked again after (`dependencies`)."""
     if not recorded:
@@ -242,8 +246,8 @@ def submit(
     submitted_by: str | None,
     idempotency_key: str | None = None,
     schedule: Doc | None = None,
-    visible: Callable[[Doc], bool] = _anyone,
-) -> tuple[Doc, bool]:
+    visible: Callable[[JobDoc], bool] = _anyone,
+) -> tuple[JobDoc, bool]:
     """Record and publish one job; with a known key, the job made the first time instead.
     `schedule`: the schedule and tick it is made for; `visible`: which jobs the submitter may
     name as parents."""
@@ -275,12 +279,12 @@ def submit_batch(
     jobs: list[JobRequest],
     default_attempts: int,
     submitted_by: str | None,
-    visible: Callable[[Doc], bool] = _anyone,
-) -> list[Doc]:
+    visible: Callable[[JobDoc], bool] = _anyone,
+) -> list[JobDoc]:
     """Record and publish the jobs as one group: one insert, one publish, one status write.
     A job may name as parents jobs before it in the batch (`depends_on_index`)."""
     statuses = parent_statuses(committer.store, jobs, True, visible)
-    docs: list[Doc] = []
+    docs: list[JobDoc] = []
     for job in jobs:
         doc = _record(job, default_attempts, submitted_by)
         earlier = [docs[i]["_id"] for i in job.depends_on_index or []]

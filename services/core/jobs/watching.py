@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from pymongo.errors import PyMongoError
 
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import FINISHED, JobStatus
-from services.core.jobs.store import Doc, JobStore
+from services.core.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class Watch:
     """One request's view of one job: its state fields as last read, and a signal on change."""
 
     job_id: str
-    state: Doc | None = None
+    state: JobDoc | None = None
     _changed: threading.Event = field(default_factory=threading.Event)
 
     def finished(self) -> bool:
@@ -40,7 +41,7 @@ class Watch:
         self._changed.clear()
         return changed
 
-    def _see(self, state: Doc | None) -> None:
+    def _see(self, state: JobDoc | None) -> None:
         if state != self.state:
             self.state = state
             self._changed.set()

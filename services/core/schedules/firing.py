@@ -16,7 +16,7 @@ from datetime import datetime
 
 from services.core import jsonfield
 from services.core.errors import InvalidRequest
-from services.core.jobs.store import Doc as JobDoc
+from services.core.jobs.document import JobDoc
 from services.core.jobs.submission import IdempotencyConflict, JobRequest
 from services.core.schedules.book import checked_job, timing_of
 from services.core.schedules.store import Doc, ScheduleStore

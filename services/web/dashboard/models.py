@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from services.core import clock
-from services.core.documents import Doc
 from services.core.errors import InvalidRequest
+from services.core.jobs.document import JobDoc
 from services.core.jobs.states import CANCELLABLE_AT_ONCE, RETRYABLE_BY_HAND, JobStatus
 
 TYPE_MAX = 200
@@ -56,12 +57,12 @@ class Event:
     detail: str = ""
 
 
-def _when(doc: Doc, field: str) -> datetime | None:
+def _when(doc: Mapping[str, Any], field: str) -> datetime | None:
     value = doc.get(field)
     return value if isinstance(value, datetime) else None
 
 
-def timeline(doc: Doc) -> list[Event]:
+def timeline(doc: JobDoc) -> list[Event]:
     """A job's life in time order: recorded, scheduled, queued, each attempt's error, started,
     finished. Only the last start is kept by the store; earlier ones show as their errors."""
     events = [Event(_when(doc, "created_at"), "submitted", f"priority {doc['priority']}")]
@@ -91,7 +92,7 @@ def _moment(event: Event) -> datetime:
     return event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
 
 
-def progress_percent(doc: Doc) -> int | None:
+def progress_percent(doc: JobDoc) -> int | None:
     progress = doc.get("progress")
     return None if progress is None else round(float(progress) * 100)
 
@@ -110,7 +111,7 @@ class JobRow:
     may_cancel: bool
 
 
-def job_row(doc: Doc) -> JobRow:
+def job_row(doc: JobDoc) -> JobRow:
     status = doc["status"]
     return JobRow(
         id=doc["_id"],
