@@ -60,7 +60,7 @@ down-dev: ## Stop the development stack
 
 test: ## Run every test: unit, static and integration against real local services
 	@scripts/install.sh
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests bench -q
 
 bench: ## Benchmarks on a private local stack; writes docs/benchmarks.{md,json} and charts
 	@scripts/install.sh

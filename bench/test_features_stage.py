@@ -1,4 +1,5 @@
-"""The features stage's arithmetic and its section of docs/benchmarks.md (no stack needed)."""
+"""The features stage's arithmetic and its section of docs/benchmarks.md (no stack needed). Beside
+the benchmarks, not in tests/: the product's tests never import them; `make test` runs both."""
 
 from __future__ import annotations
 
