@@ -105,7 +105,9 @@ def render(results: dict[str, Any]) -> str:
         "the database against what the clients were told.",
         "",
         f"Machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu']}; {m['database']}; "
-        f"{m['measured_at']}.",
+        f"{m['measured_at']}; load average at the start "
+        f"{', '.join(map(str, m.get('load_average_at_start', [])))} (other work shares the "
+        "cores: compare rates within this page, not across runs).",
         "",
         "| drill | requests | accepted (202) | refused (503) | other client errors | "
         "**lost** | **recorded twice** | executed again | recorded without a 202 | "
@@ -187,49 +189,42 @@ code on a small history with a few hundred jobs each.
 """
 
 FINDINGS = """
-## What the drills showed (run of 2026-11-23, secantusd-rs, machine shared: load average 26-38)
+## What the drills showed (run of 2026-11-24, secantusd-rs)
+
+Load average 0.7 when the run started; two other sessions' test runs then shared the 2 cores
+(load up to about 13), so rates are comparable within this page only.
 
 - **Nothing lost, nothing recorded twice**: 4 x 10,000 accepted jobs, every one `succeeded`
   exactly once, on a database holding 1,000,000 finished jobs, 10,000 agents and 100,000
-  finished tickets. The audit of each drill took 5-12 s (10,000 reads by `_id` and the ledger).
-- **Submit rate**: 32 clients reached 83-153 accepted jobs/s before the faults (148, 153, 83,
-  142), on a machine whose other tenants kept its load average at 26-38 on 2 cores. More clients
-  would not help: the two replicas have 16 request threads between them.
-- **Workers are the bottleneck under such a load**: 16-32 jobs/s finished, a fifth of the submit
-  rate, so a backlog grows through every drill and "backlog drained" (55-158 s) and the drain
-  wait after the load (68-146 s) mostly measure that queue, not the fault.
-- **Worker killed**: submission never noticed (first 202 0.16 s after the kill, rate never below
-  80%); completions were back to normal 5 s later, once supervisord had restarted the worker.
-- **RabbitMQ restarted**: its stop alone took 7.8 s. While it was away, requests were not refused
-  at once but after waiting on the broker: 32 clients over 19 s made only 96 requests that ended
-  in 503, about 6 s each. The first 202 came 19.4 s after the stop returned, 11 s after `start`
-  had returned, once the web replicas had reconnected; workers took until 39 s to finish jobs at
-  the old rate again.
-- **Database restarted**: 52 requests refused with 503 (each after the driver's 2 s server
-  selection timeout, plus its turn for a request thread); the first 202 came as soon as the
-  database was back (7.3 s after the stop returned, with a 5 s outage), and submits and
-  completions were at their old rate within the same second.
-- **Web replica killed**: 19 requests in flight on it were answered 502 (below); 11 of those had
-  been recorded and ran, which is what `Idempotency-Key` on a retry is for. The first 202 came
-  0.15 s after the kill, from the other replica; the rate was back above 80% after 9 s, once
-  supervisord had restarted the killed one. 13 requests were refused with 503 by the surviving
-  replica, which ran alone and overloaded: the web logs of the development runs show
-  `broker unavailable: timed out` (a publisher confirm not back in time) whenever the machine is
-  this busy, even with no fault.
+  finished tickets, after retention's TTL index moved to `expires_at` (the TTL pass that had
+  stalled the database for ~20 s a minute). The audit of each drill took 4-13 s (10,000 reads by
+  `_id` and the ledger).
+- **Submit rate**: 32 clients reached 226-335 accepted jobs/s before the faults (the previous
+  run, at load 26-38, 83-153). Completions meanwhile ran at 90-113 jobs/s: the workers share the
+  same 2 cores with the submitting stack, so a backlog grows during each drill, and "backlog
+  drained" (28-44 s) and the drain wait after the load (33-52 s) mostly measure that queue.
+- **Worker killed**: submission never noticed (first 202 0.09 s after the kill, rate never below
+  80%); completions were back within a second, the other worker carrying on while supervisord
+  restarted the killed one.
+- **RabbitMQ restarted**: its stop took 8.1 s. 160 requests were refused with 503 while it was
+  away; the first 202 came 15.9 s after the stop returned (8.6 s after `start` had returned),
+  once the web replicas had reconnected; completions were at their old rate at 25 s.
+- **Database restarted**: 76 requests refused with 503; the first 202 came 7.2 s after the stop
+  returned (a 5 s outage), submits and completions back at their rate at 12 s. One job ran twice
+  (its outcome write was retried through the outage; delivery is at-least-once) and was recorded
+  once.
+- **Web replica killed**: the first 202 came 0.09 s after the kill, from the other replica.
+  16 requests were answered 503, none 502 (below); 6 of them had been recorded and ran, which is
+  what `Idempotency-Key` on a retry is for.
 
-### The 502 when a web replica is killed
+### A request in flight on a killed replica
 
-When a replica dies with a request in flight, Nginx has already sent it the request; it does not
-resend a `POST` to the other replica (it cannot know whether the job was recorded, and
-`proxy_next_upstream` leaves out `non_idempotent` on purpose), so it answers that request itself
-with 502. nginx/switchboard.conf.template routes 502 and 504 to `@unavailable`
-(`error_page 502 504 @unavailable;`), whose JSON body and `Retry-After` do reach the client, but
-without `=` an `error_page` keeps the original status: the client sees **502** with the 503's
-body. Reproduced with nginx 1.22.1 and an upstream that reads a request and closes the
-connection: `502 Bad Gateway` with `{"error": "no web replica is answering"}` and
-`Retry-After: 5`; with `error_page 502 504 =503 @unavailable;` the same request is answered
-`503`. Either way the job of such a request may have been recorded (11 of 19 here), so the
-client's safe move is the same as for any 503: retry with an `Idempotency-Key`.
+Nginx has already sent that request to the replica that died; it does not resend a `POST` to the
+other one (it cannot know whether the job was recorded, and `proxy_next_upstream` leaves out
+`non_idempotent` on purpose), so it answers the request itself. nginx/switchboard.conf.template
+maps that 502 (and a 504) to a 503 with the JSON error body and `Retry-After`
+(`error_page 502 504 =503 ...`): the client's safe move is the same as for any 503, a retry with
+an `Idempotency-Key`, because the job may have been recorded (6 of 16 here).
 """
 
 
