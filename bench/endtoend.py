@@ -32,8 +32,8 @@ BATCH = 250
 BARE_PARTS = ("rabbitmq", "bare workers", "bench (publisher)")
 NOOP = {"type": "noop", "payload": {}}
 POLL = 0.25
-# After programs restart: workers connect and the first beat ticks pass.
-RESTART_SETTLE = 5.0
+# Once restarted workers consume: their first beat ticks and connections settle.
+RESTART_SETTLE = 3.0
 
 
 def wait_succeeded(stack: LocalStack, ids: list[str], timeout: float) -> tuple[int, datetime]:
@@ -200,15 +200,25 @@ def without_task_events(
     what Flower's task events cost end to end. The stack's programs restart twice for it."""
     runs: list[dict[str, Any]] = []
     try:
-        if stack.restart_with({"WORKER_TASK_EVENTS": "false"}):
-            time.sleep(RESTART_SETTLE)
+        if stack.restart_with({"WORKER_TASK_EVENTS": "false"}) and _consuming(stack):
             for rep in range(reps):
                 runs.append(switchboard_run(stack, n, timeout, since))
                 log(f"e2e rep {rep + 1} without task events: {runs[-1]['jobs_per_s']:.1f} jobs/s")
     finally:
         stack.restart_with({"WORKER_TASK_EVENTS": "true"})
-        time.sleep(RESTART_SETTLE)
+        _consuming(stack)
     return runs
+
+
+def _consuming(stack: LocalStack, timeout: float = 120) -> bool:
+    """Whether every job worker consumes again (restarted ones take a few seconds)."""
+    deadline = time.monotonic() + timeout
+    while stack.workers_online() < stack.config.workers:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    time.sleep(RESTART_SETTLE)
+    return True
 
 
 def measure(
