@@ -140,6 +140,7 @@ def features_alone(quick: bool, database: str, out: Path) -> int:
         log(f"seeded {history}")
         time.sleep(5)  # let start-up work (index builds, first beat ticks) settle
         figures = features.measure(stack, quick, log)
+    out.mkdir(parents=True, exist_ok=True)
     path = out / "benchmarks.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results["features"] = {**figures, "alone": {"machine": described, "history_jobs": jobs}}
