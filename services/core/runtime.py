@@ -20,6 +20,12 @@ from services.core.apikeys import KeyStore
 from services.core.config import Settings, settings
 from services.core.jobs import concurrency, dependencies
 from services.core.jobs.committer import Committer
+from services.core.jobs.ended import (
+    AmqpEndedSignal,
+    EndedListener,
+    EndedSignal,
+    StubEndedSignal,
+)
 from services.core.jobs.publisher import AmqpPublisher, Publisher
 from services.core.jobs.store import JobStore
 from services.core.jobs.watching import Watchers
@@ -38,6 +44,7 @@ class Runtime:
         *,
         database: Database | None = None,
         publisher: Publisher | None = None,
+        ended_signal: EndedSignal | None = None,
     ) -> None:
         self.settings = settings
         self._made: dict[str, Any] = {}
@@ -47,6 +54,11 @@ class Runtime:
             self._made["database"] = database
         if publisher is not None:
             self._made["publisher"] = publisher
+        # Given a publisher (a unit test's stub), the runtime touches no real broker: it neither
+        # signals nor listens for ended jobs unless given a signal too.
+        self._listens = publisher is None
+        if ended_signal is not None or not self._listens:
+            self._made["ended_signal"] = ended_signal or StubEndedSignal()
 
     def _once(self, name: str, make: Callable[[], T]) -> T:
         with self._lock:
@@ -83,6 +95,7 @@ class Runtime:
         store.ensure_indexes()
         # A parent's end settles its blocked children, published through this process's publisher.
         store.parents_ended = dependencies.on_ended(store, lambda: self.publisher, s)
+        store.watched_ended = lambda job_id: self.ended_signal.send(job_id)
         concurrency.ensure_indexes(self.database)
         return store
 
@@ -136,11 +149,19 @@ class Runtime:
         return self._once("committer", lambda: Committer(self.jobs, self.publisher, self.settings))
 
     @property
+    def ended_signal(self) -> EndedSignal:
+        return self._once("ended_signal", lambda: AmqpEndedSignal(celery_app.app))
+
+    @property
     def watchers(self) -> Watchers:
         s = self.settings
-        return self._once(
-            "watchers", lambda: Watchers(self.jobs, s.wait_poll_interval, s.wait_slots)
-        )
+
+        def make() -> Watchers:
+            # Unit tests hand in a stub publisher and have no broker to listen on.
+            listen = EndedListener(celery_app.app).start if self._listens else None
+            return Watchers(self.jobs, s.wait_poll_interval, s.wait_slots, listen)
+
+        return self._once("watchers", make)
 
 
 # A Celery pool process's, beat's or a tool's: its own after a fork, as connections and threads

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hmac
 import json
 import os
 import signal
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from kombu import Connection
+from kombu import Connection, Queue
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.core import queues
+from services.core.jobs import ended
 from tests.integration.client import Api, wait_for
 from tests.loopback import Received, answer, receive, serve
 from tools.localstack.credentials import callback_secret
@@ -330,10 +334,31 @@ def test_a_delayed_job_runs_once_its_time_has_come(api: Api) -> None:
     assert done["attempts"] == 1
 
 
-def test_a_read_can_wait_for_the_job_to_finish(api: Api) -> None:
-    job = api.submit("sleep", {"seconds": 1})
-    reply = api.get(f"/jobs/{job['id']}?wait=20")
-    assert reply.status == 200 and reply.json["status"] == "succeeded"
+def test_a_read_can_wait_for_the_job_to_finish(api: Api, stack: LocalStack) -> None:
+    said: list[str] = []
+    with Connection(stack.config.broker_url) as conn:
+        # Hear what the web replicas hear: the worker's word that a watched job ended.
+        heard = Queue(exchange=ended.EXCHANGE, exclusive=True, auto_delete=True)
+        with conn.Consumer(heard, callbacks=[lambda body, _m: said.append(body)], accept=["json"]):
+            job = api.submit("sleep", {"seconds": 1})
+            reply = api.get(f"/jobs/{job['id']}?wait=20")
+            assert reply.status == 200 and reply.json["status"] == "succeeded"
+            deadline = time.monotonic() + 20
+            while job["id"] not in said and time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    conn.drain_events(timeout=1)
+    assert job["id"] in said
+    # ...and the replica that waited listens for it (its queue, bound to the same exchange).
+    listeners = _management(stack, f"exchanges/%2F/{ended.EXCHANGE.name}/bindings/source")
+    assert len(listeners) >= 1
+
+
+def _management(stack: LocalStack, path: str) -> Any:
+    url = f"http://127.0.0.1:{stack.config.management_port}/api/{path}"
+    auth = base64.b64encode(b"guest:guest").decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {auth}"})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return json.load(reply)
 
 
 def test_a_job_s_events_stream_through_nginx_as_it_runs(api: Api, stack: LocalStack) -> None:

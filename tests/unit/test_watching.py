@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from services.core.apikeys import Scope
+from services.core.jobs.ended import StubEndedSignal
 from services.core.jobs.states import JobStatus
 from services.core.jobs.store import JobStore, new_job
 from services.core.jobs.watching import Watchers
@@ -45,6 +46,9 @@ class _CountingStore:
     def states_of(self, job_ids: list[str]) -> list[Any]:
         self.calls += 1
         return self.store.states_of(job_ids)
+
+    def watch(self, job_id: str) -> None:
+        self.store.watch(job_id)
 
 
 def test_a_waiter_gets_the_job_once_it_finishes(store: JobStore) -> None:
@@ -173,3 +177,50 @@ def test_events_beyond_the_watching_bound_are_503_and_unknown_jobs_404(
     monkeypatch.setattr(runtime.watchers, "_max_watching", 0)
     reply = client.get(f"/jobs/{_running(store)}/events")
     assert reply.status_code == 503 and "watching" in reply.get_json()["error"]
+
+
+def test_the_worker_says_a_job_ended_only_when_a_request_waits_for_it(store: JobStore) -> None:
+    told = StubEndedSignal()
+    store.watched_ended = told.send
+    unwatched, watched, finished = _running(store), _running(store), _running(store)
+    store.finish(finished, "run", JobStatus.SUCCEEDED, job_type="noop")
+    for job_id in (watched, finished):
+        store.watch(job_id)
+    for job_id in (unwatched, watched):
+        store.finish(job_id, "run", JobStatus.SUCCEEDED, job_type="noop")
+    assert told.sent == [watched]
+    # A job already ended is not marked: nothing will end it again.
+    assert "watched" not in (store.get(finished) or {})
+
+
+def test_word_of_an_end_is_read_at_once_not_at_the_next_round(store: JobStore) -> None:
+    pokes: list[Callable[[str], None]] = []
+    watchers = Watchers(store, interval=3600, listen=pokes.append)
+    job_id = _running(store)
+    watch = watchers.open(job_id)
+    assert watch is not None and len(pokes) == 1
+    deadline = time.monotonic() + 10
+    while watch.state is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first round, at once
+    assert watch.state is not None and not watch.finished()
+    watch.wait_change(0)
+    store.finish(job_id, "run", JobStatus.SUCCEEDED, job_type="noop")
+    pokes[0]("6b0000000000000000000000")  # a job nobody here watches: no round
+    pokes[0](job_id)
+    # The next round is an hour away: only the word of the end brings the state in.
+    assert watch.wait_change(5) and watch.finished()
+    watchers.close(watch)
+
+
+def test_the_apps_runtime_marks_what_it_waits_for_and_its_worker_says_so(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    job_id = _running(runtime.jobs)
+    timer = threading.Timer(
+        0.2,
+        lambda: runtime.attempts.finish(job_id, "run", JobStatus.SUCCEEDED, job_type="noop"),
+    )
+    timer.start()
+    assert client.get(f"/jobs/{job_id}?wait=10").get_json()["status"] == "succeeded"
+    signal = runtime.ended_signal
+    assert isinstance(signal, StubEndedSignal) and signal.sent == [job_id]

@@ -58,5 +58,7 @@ class JobDoc(TypedDict, total=False):
     depends_on: list[str]
     # Whether a blocked job waits on this one (`dependencies`).
     dependants: bool
+    # A request waits for it to end (`ended`): its worker says so when it does.
+    watched: bool
     # {at, event, parent, detail}: what its parents did to it.
     timeline: list[dict[str, Any]]

@@ -192,6 +192,8 @@ class JobStore:
         # Called with the ids of parents of blocked jobs (`dependants`) as they end, to settle
         # their children (`dependencies.on_ended`); the runtime sets it.
         self.parents_ended: Callable[[list[str]], None] | None = None
+        # Told the id of a job that ended while a request waited for it (`ended`).
+        self.watched_ended: Callable[[str], None] | None = None
 
     def ensure_indexes(self) -> None:
         self.jobs.create_index("idempotency_key", unique=True, sparse=True)
@@ -271,6 +273,13 @@ class JobStore:
 
     def get_by_idempotency_key(self, key: str) -> JobDoc | None:
         return self.jobs.find_one({"idempotency_key": key})
+
+    def watch(self, job_id: str) -> None:
+        """Mark a job a request waits for, so that the worker that ends it says so at once."""
+        unfinished = [s.value for s in JobStatus if s not in FINISHED]
+        self.jobs.update_one(
+            {"_id": job_id, "status": {"$in": unfinished}}, {"$set": {"watched": True}}
+        )
 
     def states_of(self, job_ids: list[str]) -> list[JobDoc]:
         """The jobs' state fields (`STATE_FIELDS`), without their payloads and results."""
@@ -610,7 +619,7 @@ class JobStore:
         ended = self.jobs.find_one_and_update(
             {"_id": job_id, "run_id": run_id, "status": JobStatus.RUNNING.value},
             update,
-            projection={"dependants": 1},
+            projection={"dependants": 1, "watched": 1},
         )
         if ended is None:
             return False
@@ -619,6 +628,8 @@ class JobStore:
         else:
             self.count_finished(job_type, status.value)
         self._parents_ended(ended)
+        if ended.get("watched") and self.watched_ended is not None:
+            self.watched_ended(job_id)
         return True
 
     def observe(self, job_type: str, histogram: str, seconds: float) -> None:

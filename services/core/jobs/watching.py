@@ -3,8 +3,11 @@ per process.
 
 However many requests watch in a web process, one thread asks the database every `interval`
 seconds how all their jobs stand: one `_id` `$in` query for their state fields, not a loop per
-request. A watching request holds one of the process's request threads, so at most
-`max_watching` watch at once; beyond that a request gets no watch (`?wait` answers at once, as if
+request. A watched job is marked `watched`, so the worker that ends it says so at once (`ended`):
+the thread then reads at once rather than at its next round.
+
+A watching request holds one of the process's request threads, so at most `max_watching` watch
+at once; beyond that a request gets no watch (`?wait` answers at once, as if
 it had not asked; a stream of events is refused with a 503).
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pymongo.errors import PyMongoError
@@ -48,12 +52,21 @@ class Watch:
 
 
 class Watchers:
-    def __init__(self, store: JobStore, interval: float = 0.2, max_watching: int = 8) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        interval: float = 0.2,
+        max_watching: int = 8,
+        listen: Callable[[Callable[[str], None]], None] | None = None,
+    ) -> None:
+        """`listen(poke)`: start hearing of ended jobs (`ended.EndedListener.start`)."""
         self._store = store
         self._interval = interval
         self._max_watching = max_watching
+        self._listen = listen
         self._watching: list[Watch] = []
         self._changed = threading.Condition()
+        self._poked = threading.Event()
         self._thread: threading.Thread | None = None
 
     def open(self, job_id: str) -> Watch | None:
@@ -66,8 +79,21 @@ class Watchers:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._poll, name="watchers", daemon=True)
                 self._thread.start()
+                if self._listen is not None:
+                    self._listen(self.poke)
             self._changed.notify()
+        try:
+            self._store.watch(job_id)
+        except PyMongoError as exc:
+            # Unmarked, its end is found by the poll alone.
+            log.warning("job %s watched without a mark: %s", job_id, exc)
         return watch
+
+    def poke(self, job_id: str) -> None:
+        """The job has ended: read the watched jobs now, if this process watches it."""
+        with self._changed:
+            if any(w.job_id == job_id for w in self._watching):
+                self._poked.set()
 
     def close(self, watch: Watch) -> None:
         with self._changed:
@@ -94,7 +120,8 @@ class Watchers:
                 watching = list(self._watching)
             started = time.monotonic()
             self._settle(watching)
-            time.sleep(max(self._interval - (time.monotonic() - started), 0.0))
+            self._poked.wait(max(self._interval - (time.monotonic() - started), 0.0))
+            self._poked.clear()
 
     def _settle(self, watching: list[Watch]) -> None:
         try:
