@@ -13,7 +13,7 @@ from rich.console import Console
 from services.core.apikeys import ADMIN_KEY_FILE
 from tools.simulator.client import Client, NotLoopback
 from tools.simulator.plan import DEFAULT_SKILLS, Options
-from tools.simulator.report import ok, show
+from tools.simulator.report import ok, show, write_chart
 from tools.simulator.run import run
 
 
@@ -43,7 +43,12 @@ def parse(argv: list[str]) -> tuple[str, str, Options, str | None]:
     p.add_argument("--skills", default=",".join(DEFAULT_SKILLS), help="comma-separated")
     p.add_argument("--threads", type=int, default=16, help="concurrent HTTP requests")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--json", dest="json_path", default=None, help="also write the report here")
+    p.add_argument(
+        "--json",
+        dest="json_path",
+        default=None,
+        help="also write the report here, and a PNG chart of the waits beside it",
+    )
     a = p.parse_args(argv)
     if a.agents < 1 or a.tickets < 0 or a.rate <= 0 or a.duration <= 0 or not 1 <= a.threads <= 64:
         p.error("need agents ≥ 1, tickets ≥ 0, rate > 0, duration > 0, 1 ≤ threads ≤ 64")
@@ -81,6 +86,7 @@ def main(argv: list[str]) -> int:
     if json_path:
         with open(json_path, "w") as out:
             json.dump(report, out, indent=2)
+        write_chart(report, Path(json_path).with_suffix(".png"))
     return 0 if ok(report) else 1
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from services.core.documents import Doc
 from tools.oracles import ticket_invariants as invariants
 from tools.simulator.client import Client
 from tools.simulator.plan import Options, agent_body, ticket_body
@@ -29,7 +30,6 @@ POLL_SECONDS = 0.5
 # A ticket an agent holds but whose assignment is not recorded yet is tried again after this.
 RECHECK_SECONDS = 0.3
 SETTLE_SECONDS = 90.0
-Doc = dict[str, Any]
 
 
 @dataclass
