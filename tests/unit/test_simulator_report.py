@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tools.simulator.report import by_skill_set, over_time, skill_set, write_chart
+from tools.simulator.report import by_skill_set, markdown, over_time, skill_set, write_chart
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SLA = {"voice": 20.0, "text": 120.0}
@@ -73,3 +73,29 @@ def test_the_chart_is_a_png(tmp_path: Path) -> None:
     path = tmp_path / "waits.png"
     write_chart(report, path)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_page_has_the_figures_the_skill_sets_and_the_chart() -> None:
+    tickets = [_ticket("voice", ["fr"], 0, 2.0), _ticket("text", [], 1, 50.0)]
+    report = {
+        "options": {
+            "agents": 2,
+            "tickets": 2,
+            "rate": 1.0,
+            "handle": [1.0, 6.0],
+            "skills": ["fr"],
+        },
+        "wait_seconds": {"p50": 2.0, "p90": 50.0, "p99": 50.0, "max": 50.0},
+        "tickets": {"created": 2, "completed": 2, "cancelled": 0, "unresolved": 0},
+        "seconds": 60.0,
+        "throughput_per_second": 0.03,
+        "mean_occupancy": {"voice": 0.5, "text": 0.25},
+        "invariant_violations": 0,
+        "by_skill_set": by_skill_set(tickets, SLA),
+        "load_average": {"start": [1.0, 1.0, 1.0], "end": [2.0, 1.0, 1.0]},
+        "chart": "run.png",
+    }
+    page = markdown(report)
+    assert "| text: (any) | 1 | 50.00 | 50.00 | 50.00 | 50.00 | 100.0% |" in page
+    assert "| voice: fr | 1 | 2.00 |" in page and "p99 50.000 s" in page
+    assert page.rstrip().endswith("(run.png)") and "Load average" in page

@@ -13,7 +13,7 @@ from rich.console import Console
 from services.core.apikeys import ADMIN_KEY_FILE
 from tools.simulator.client import Client, NotLoopback
 from tools.simulator.plan import DEFAULT_SKILLS, Options
-from tools.simulator.report import ok, show, write_chart
+from tools.simulator.report import markdown, ok, show, write_chart
 from tools.simulator.run import run
 
 
@@ -24,6 +24,10 @@ def _handle(text: str) -> tuple[float, float]:
         return float(low), float(high)
     mean = float(low)
     return mean / 2, mean * 1.5
+
+
+def _rounded(load: tuple[float, float, float]) -> list[float]:
+    return [round(x, 2) for x in load]
 
 
 def parse(argv: list[str]) -> tuple[str, str, Options, str | None]:
@@ -81,12 +85,17 @@ def main(argv: list[str]) -> int:
     except NotLoopback as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
+    load_at_start = os.getloadavg()
     report = run(client, options, console)
+    # Other work on the machine shares its cores with the stack and the simulator.
+    report["load_average"] = {"start": _rounded(load_at_start), "end": _rounded(os.getloadavg())}
     show(report, console)
     if json_path:
-        with open(json_path, "w") as out:
-            json.dump(report, out, indent=2)
-        write_chart(report, Path(json_path).with_suffix(".png"))
+        path = Path(json_path)
+        report["chart"] = path.with_suffix(".png").name
+        path.write_text(json.dumps(report, indent=2))
+        write_chart(report, path.with_suffix(".png"))
+        path.with_suffix(".md").write_text(markdown(report))
     return 0 if ok(report) else 1
 
 

@@ -214,3 +214,43 @@ def write_chart(report: Doc, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def markdown(report: Doc) -> str:
+    """The report as a page: the figures, then the waits per skill set, then the chart."""
+    o, w, t = report["options"], report["wait_seconds"], report["tickets"]
+    load = report.get("load_average")
+    lines = [
+        f"# Ticket simulation: {o['agents']} agents, {o['tickets']:,} tickets at {o['rate']:g}/s",
+        "",
+        "Written by `python -m tools.simulator ... --json` (`make simulate`), against a local "
+        f"stack; handle time {o['handle'][0]:g}-{o['handle'][1]:g} s, skills "
+        f"{', '.join(o['skills'])}.",
+        *([f"Load average: {load}."] if load else []),
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| tickets | {t['created']:,} created, {t['completed']:,} completed, "
+        f"{t['cancelled']:,} cancelled, {t['unresolved']} unresolved |",
+        f"| run | {report['seconds']} s, {report['throughput_per_second']} completed/s |",
+        "| time to assign | "
+        + ", ".join(f"{k} {w[k]:.3f} s" for k in ("p50", "p90", "p99", "max") if w[k] is not None)
+        + " |",
+        "| mean occupancy | "
+        + ", ".join(f"{c} {v:.1%}" for c, v in report["mean_occupancy"].items())
+        + " |",
+        f"| invariant violations | {report['invariant_violations']} |",
+        "",
+        "## Time to assign by skill set",
+        "",
+        "What each ticket asked for (before any escalation widened it); within SLA: assigned "
+        "within the server's default SLA of its channel.",
+        "",
+        "| skill set | tickets | p50 s | p90 s | p99 s | max s | within SLA |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in report.get("by_skill_set", []):
+        cells = [f"{r[k]:.2f}" if r[k] is not None else "-" for k in ("p50", "p90", "p99", "max")]
+        sla = "-" if r["within_sla"] is None else f"{r['within_sla']:.1%}"
+        lines.append(f"| {r['skill_set']} | {r['tickets']} | {' | '.join(cells)} | {sla} |")
+    return "\n".join([*lines, "", "![waits over the run](" + report["chart"] + ")", ""])
