@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from services.core.errors import (
@@ -114,6 +114,13 @@ def register(app: Flask) -> None:
     # into BrokerUnavailable where the publish happens: an OSError here is not a broker's.
     @app.errorhandler(ConnectionFailure)
     def _mongo_down(exc: ConnectionFailure) -> Response:
+        return answer(DatabaseUnavailable(str(exc)))
+
+    # Any other error of the database's own (an internal error, a storage engine that gave up):
+    # a dependency failing, not the request, so a 503 the client may retry rather than a 500.
+    # Errors a request causes (a duplicate key) are caught where they happen.
+    @app.errorhandler(PyMongoError)
+    def _mongo_failed(exc: PyMongoError) -> Response:
         return answer(DatabaseUnavailable(str(exc)))
 
     # The last resort: Flask picks the most specific handler, so every one above comes first.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pymongo.errors import ServerSelectionTimeoutError
+from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 
 from services.core import errors
 from services.core.jobs.submission import IdempotencyConflict, InvalidJob
@@ -63,6 +63,8 @@ def test_a_dependency_down_is_a_503_that_tells_no_internals(
     for error, words in (
         (errors.BrokerUnavailable("amqp://10.0.0.7:5672 refused"), "message broker"),
         (ServerSelectionTimeoutError("mongo-2.internal:27017 timed out"), "database"),
+        # The database up but failing on its own side (a storage engine that panicked).
+        (OperationFailure("WiredTiger error: WT_PANIC at /data/internal", code=1), "database"),
     ):
         reply = raising(error)
         assert reply.status_code == 503 and reply.headers["Retry-After"]  # type: ignore[attr-defined]
