@@ -224,6 +224,9 @@ def test_summary_rates_and_rounding_with_an_empty_queue():
     s = stats.summary([], window, [], now, {})
     assert s["waiting"] == {"voice": 0, "text": 0, "total": 0}
     assert s["longest_wait_seconds"] == 0
+    # A ticket made just after `now` was taken (by another process) has waited nothing yet.
+    newer = [{"channel": "voice", "created_at": now + timedelta(seconds=0.1)}]
+    assert stats.summary(newer, window, [], now, {})["longest_wait_seconds"] == 0
     # The first waited 11 s now; the ninth of ten is 10.0123456 s, given to three decimals.
     assert s["time_to_assign_seconds"]["p90"] == 10.012
     assert s["time_to_assign_seconds"]["p99"] == 11.0

@@ -45,7 +45,8 @@ def summary(
 
     return {
         "waiting": {**by_channel, "total": len(queue)},
-        "longest_wait_seconds": _round((now - oldest).total_seconds() if oldest else 0.0),
+        # Never below 0: a ticket made after `now` was taken, in another process, waited nothing.
+        "longest_wait_seconds": _round(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0),
         "time_to_assign_seconds": {
             "window_seconds": window_seconds,
             "count": len(seconds),
