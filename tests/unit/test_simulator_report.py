@@ -98,4 +98,4 @@ def test_the_page_has_the_figures_the_skill_sets_and_the_chart() -> None:
     page = markdown(report)
     assert "| text: (any) | 1 | 50.00 | 50.00 | 50.00 | 50.00 | 100.0% |" in page
     assert "| voice: fr | 1 | 2.00 |" in page and "p99 50.000 s" in page
-    assert page.rstrip().endswith("(run.png)") and "Load average" in page
+    assert page.rstrip().endswith("(run.png)") and "1.0, 1.0, 1.0 at the start" in page

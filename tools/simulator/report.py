@@ -226,7 +226,15 @@ def markdown(report: Doc) -> str:
         "Written by `python -m tools.simulator ... --json` (`make simulate`), against a local "
         f"stack; handle time {o['handle'][0]:g}-{o['handle'][1]:g} s, skills "
         f"{', '.join(o['skills'])}.",
-        *([f"Load average: {load}."] if load else []),
+        *(
+            [
+                f"Load average (1, 5, 15 min) {', '.join(map(str, load['start']))} at the start, "
+                f"{', '.join(map(str, load['end']))} at the end: the stack, the simulator and "
+                "anything else on the machine share its cores."
+            ]
+            if load
+            else []
+        ),
         "",
         "| figure | value |",
         "| --- | --- |",
