@@ -289,7 +289,8 @@ def _job_paths(s: Settings) -> dict[str, Schema]:
         "/jobs/{job_id}/cancel": {
             "post": op(
                 "cancelJob",
-                "Cancel a job: at once if it has not started, cooperatively if it runs",
+                "Cancel a job: at once if it has not started, cooperatively if it runs; a "
+                "failed one (a dead letter) is dismissed; 409 once it succeeded or was cancelled",
                 {200: json_response("the job", job)},
                 (404, 409),
                 params=(job_id,),

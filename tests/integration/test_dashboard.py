@@ -123,10 +123,15 @@ def test_a_filter_shows_only_the_jobs_it_names(
     assert _row(browser, succeeded["id"]) and not _row(browser, failed["id"])
 
 
-def _click_retry_on_a_dead_job(
-    browser: WebDriver, stack: LocalStack, api: Api, key: str, fail_times: int
+def _click_on_a_dead_job(
+    browser: WebDriver,
+    stack: LocalStack,
+    api: Api,
+    key: str,
+    fail_times: int,
+    button: str = "retry",
 ) -> dict[str, Any]:
-    """A job failed for good (its first `fail_times` attempts fail), and its Retry button on the
+    """A job failed for good (its first `fail_times` attempts fail), and its `button` on the
     dead-letter page clicked by a browser logged in with `key`."""
     base = stack.config.base_url
     job = api.submit("sleep", {"seconds": 0, "fail_times": fail_times}, max_attempts=1)
@@ -136,14 +141,14 @@ def _click_retry_on_a_dead_job(
     row = _wait(browser).until(
         ready.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-job="{job["id"]}"]'))
     )
-    row.find_element(By.CSS_SELECTOR, "button.retry").click()
+    row.find_element(By.CSS_SELECTOR, f"button.{button}").click()
     return job
 
 
 def test_the_retry_button_retries_a_dead_job(
     browser: WebDriver, stack: LocalStack, api: Api
 ) -> None:
-    job = _click_retry_on_a_dead_job(browser, stack, api, stack.api_key(), fail_times=1)
+    job = _click_on_a_dead_job(browser, stack, api, stack.api_key(), fail_times=1)
     flash = _wait(browser).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
     assert f"job {job['id']} retried" in flash.text
     # Through the API: the job ran again (fail_times counts attempts, which start over, so its
@@ -152,12 +157,23 @@ def test_the_retry_button_retries_a_dead_job(
     assert again["attempts"] == 1
 
 
+def test_the_cancel_button_dismisses_a_dead_job(
+    browser: WebDriver, stack: LocalStack, api: Api
+) -> None:
+    job = _click_on_a_dead_job(browser, stack, api, stack.api_key(), 9, button="cancel")
+    flash = _wait(browser).until(ready.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
+    assert f"job {job['id']}" in flash.text
+    assert api.job(job["id"])["status"] == "cancelled"
+    browser.get(stack.config.base_url + "/dashboard/dead-letters")
+    assert not _row(browser, job["id"])
+
+
 def test_a_read_only_key_sees_pages_but_its_buttons_are_refused(
     browser: WebDriver, stack: LocalStack, api: Api
 ) -> None:
     reader = api.with_new_key("jobs:read")
     assert reader.key is not None
-    job = _click_retry_on_a_dead_job(browser, stack, api, reader.key, fail_times=9)
+    job = _click_on_a_dead_job(browser, stack, api, reader.key, fail_times=9)
     error = _wait(browser).until(ready.presence_of_element_located((By.ID, "error")))
     assert "jobs:write" in error.text
     assert api.job(job["id"])["status"] == "failed"

@@ -107,7 +107,7 @@ def test_timeline_is_in_time_order_with_each_attempt() -> None:
 
 def test_rows_offer_only_the_buttons_the_state_allows() -> None:
     for status, retry, cancel in [
-        ("failed", True, False),
+        ("failed", True, True),  # a dead letter: Cancel dismisses it
         ("cancelled", True, False),
         ("queued", False, True),
         ("running", False, True),

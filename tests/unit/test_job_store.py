@@ -50,6 +50,33 @@ def test_cancel_before_start_and_while_running(store: JobStore) -> None:
     assert store.cancel(running) is None
 
 
+def test_a_dead_letter_is_dismissed_by_cancelling_it(store: JobStore) -> None:
+    job_id, done = _queued(store), _queued(store)
+    for run, doc_id, status in (
+        ("r1", job_id, JobStatus.FAILED),
+        ("r2", done, JobStatus.SUCCEEDED),
+    ):
+        store.claim(doc_id, run, "w", take_over=False)
+        store.finish(doc_id, run, status, job_type="noop", error="boom", attempt=1)
+    failed = store.get(job_id)
+    assert failed is not None and failed.get("expires_at") is None  # a dead letter stays
+    dismissed = store.cancel(job_id)
+    assert dismissed is not None and dismissed["status"] == "cancelled"
+    # When it failed stays, and its callback is not due again; it now expires with the retention,
+    # and counts as cancelled, not failed.
+    assert dismissed["finished_at"] == failed["finished_at"]
+    assert dismissed["callback_next_at"] == failed["callback_next_at"]
+    expires = dismissed["expires_at"]
+    assert expires is not None and expires >= failed["finished_at"]  # type: ignore[operator]
+    assert store.finished_counts.find_one({"_id": "noop"}) == {
+        "_id": "noop",
+        "failed": 0,
+        "succeeded": 1,
+        "cancelled": 1,
+    }
+    assert store.cancel(job_id) is None and store.cancel(done) is None  # handled; succeeded
+
+
 def test_reopen_only_failed_or_cancelled(store: JobStore) -> None:
     job_id = _queued(store)
     assert store.reopen(job_id) is None

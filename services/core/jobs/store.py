@@ -405,7 +405,8 @@ class JobStore:
         return t
 
     def cancel(self, job_id: str) -> JobDoc | None:
-        """Cancel a job that has not started; ask a running one to stop. None if finished."""
+        """Cancel a job that has not started; ask a running one to stop; dismiss a dead letter
+        (`dismiss`). None if it succeeded or was cancelled already."""
         t = clock.now()
         cancelled = self.jobs.find_one_and_update(
             {"_id": job_id, "status": _statuses(CANCELLABLE_AT_ONCE)},
@@ -426,11 +427,38 @@ class JobStore:
             self.count_finished(cancelled["type"], JobStatus.CANCELLED.value)
             self._parents_ended(cancelled)
             return cancelled
+        dismissed = self.dismiss(job_id, t)
+        if dismissed is not None:
+            return dismissed
         return self.jobs.find_one_and_update(
             {"_id": job_id, "status": JobStatus.RUNNING.value},
             {"$set": {"cancel_requested": True, "updated_at": t}},
             return_document=_AFTER,
         )
+
+    def dismiss(self, job_id: str, t: datetime) -> JobDoc | None:
+        """A dead letter handled by cancelling it: `failed` becomes `cancelled` and expires with
+        the retention from now. When it failed stays its `finished_at`; its callback, sent for
+        the failure, is not sent again; its dependants were cancelled when it failed."""
+        dismissed = self.jobs.find_one_and_update(
+            {"_id": job_id, "status": JobStatus.FAILED.value},
+            {
+                "$set": {
+                    "status": JobStatus.CANCELLED.value,
+                    "cancel_requested": True,
+                    "expires_at": t,
+                    "updated_at": t,
+                }
+            },
+            return_document=_AFTER,
+        )
+        if dismissed is not None:
+            self.finished_counts.update_one(
+                {"_id": dismissed["type"]},
+                {"$inc": {JobStatus.FAILED.value: -1, JobStatus.CANCELLED.value: 1}},
+                upsert=True,
+            )
+        return dismissed
 
     def reopen(self, job_id: str) -> JobDoc | None:
         """A failed or cancelled job goes back to `pending` with a fresh set of attempts.

@@ -16,7 +16,10 @@ from services.core.jobs.states import CANCELLABLE_AT_ONCE, RETRYABLE_BY_HAND, Jo
 TYPE_MAX = 200
 CURSOR_MAX = 64
 NAME_MAX = 200
-CANCELLABLE = frozenset(s.value for s in (*CANCELLABLE_AT_ONCE, JobStatus.RUNNING))
+# A dead letter (`failed`) is cancelled too: dismissed, it leaves the list and expires.
+CANCELLABLE = frozenset(
+    s.value for s in (*CANCELLABLE_AT_ONCE, JobStatus.RUNNING, JobStatus.FAILED)
+)
 RETRYABLE = frozenset(s.value for s in RETRYABLE_BY_HAND)
 
 
