@@ -363,6 +363,8 @@ CPU_ORDER = (
 
 
 def _mean_cpu(runs: list[dict[str, Any]]) -> dict[str, float]:
+    # A run that measured nothing (it failed) is left out, not averaged in as zero.
+    runs = [r for r in runs if r.get("cpu_ms")]
     kinds = {k for r in runs for k in r.get("cpu_ms", {})}
     return {k: sum(r.get("cpu_ms", {}).get(k, 0.0) for r in runs) / len(runs) for k in kinds}
 
